@@ -1,0 +1,140 @@
+package dev.engram.core;
+
+import dev.engram.core.ingest.IngestQueue;
+import dev.engram.core.ingest.IngestStats;
+import dev.engram.core.model.Episode;
+import dev.engram.core.model.RecallQuery;
+import dev.engram.core.model.RecallResult;
+import dev.engram.core.model.SpaceConfig;
+import dev.engram.core.model.SpaceId;
+import dev.engram.core.model.SpaceInfo;
+import dev.engram.core.model.UnavailableException;
+import dev.engram.core.recall.Recaller;
+import dev.engram.core.session.Acceptor;
+import dev.engram.core.session.SessionManager;
+import dev.engram.core.session.SessionOutput;
+import dev.engram.core.session.StreamConnection;
+import dev.engram.core.space.MemorySpace;
+import dev.engram.core.space.SpaceRegistry;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * The engine: memory spaces, the session protocol, ingest and recall, wired together. Transports
+ * (gRPC, WebSocket, REST, Kafka) call only this class and the {@link StreamConnection}s it hands
+ * out, so every door takes the same paths.
+ *
+ * <p>Thread-safety: every method is safe from any thread.
+ */
+public final class Engram implements AutoCloseable {
+  private final SpaceRegistry spaces;
+  private final IngestQueue queue;
+  private final Acceptor acceptor;
+  private final Recaller recaller;
+  private final SessionManager sessions;
+  private final EngramConfig config;
+  private volatile boolean shuttingDown;
+
+  public Engram(EngramConfig config) {
+    this.config = config;
+    this.spaces = new SpaceRegistry(config.indexFactory(), config.efSearch());
+    this.queue =
+        new IngestQueue(
+            config.queueCapacity(), config.workers(), config.faults(), config.nanoClock());
+    this.acceptor = new Acceptor(queue, config.clock());
+    this.recaller = new Recaller(config.nanoClock());
+    this.sessions =
+        new SessionManager(
+            spaces,
+            queue,
+            acceptor,
+            recaller,
+            config.nanoClock(),
+            config.tickMillis(),
+            config.maxRetainedSessions(),
+            config.drainTimeout().toNanos());
+  }
+
+  // ---- spaces ----
+
+  public SpaceInfo createSpace(SpaceConfig space) {
+    return spaces.create(space).info();
+  }
+
+  public SpaceInfo getSpace(SpaceId id) {
+    return spaces.get(id).info();
+  }
+
+  public List<SpaceInfo> listSpaces() {
+    return spaces.list().stream().map(MemorySpace::info).toList();
+  }
+
+  /** Deletes a space; streams open on it end with {@code NOT_FOUND}. */
+  public void deleteSpace(SpaceId id) {
+    sessions.spaceDeleted(spaces.delete(id));
+  }
+
+  // ---- memories ----
+
+  /** Stores a batch of episodes (unary path). Unnamed episodes get generated ids. */
+  public Acceptor.Remembered remember(SpaceId id, List<Episode> episodes) {
+    refuseIfShuttingDown();
+    return acceptor.remember(spaces.get(id), episodes, "r-" + UUID.randomUUID());
+  }
+
+  public RecallResult recall(SpaceId id, RecallQuery query) {
+    return recaller.recall(spaces.get(id), query, 0);
+  }
+
+  /** Forgets episodes by id; returns how many were stored. */
+  public int forget(SpaceId id, List<String> ids) {
+    refuseIfShuttingDown();
+    return spaces.get(id).forget(ids);
+  }
+
+  /** The stored episode with this id, or null. */
+  public Episode episode(SpaceId space, String id) {
+    return spaces.get(space).get(id);
+  }
+
+  // ---- streams ----
+
+  /** A new stream: the transport forwards its frames to the connection. */
+  public StreamConnection connect(SessionOutput output) {
+    return sessions.connect(output);
+  }
+
+  public IngestStats ingestStats() {
+    return queue.stats();
+  }
+
+  public SessionManager sessions() {
+    return sessions;
+  }
+
+  /**
+   * Graceful shutdown: refuse new sessions and writes, let the queue drain (bounded by the
+   * configured drain timeout), give open streams a final ack and end them with {@code UNAVAILABLE}.
+   *
+   * @return whether the queue drained in time
+   */
+  public boolean shutdown() throws InterruptedException {
+    shuttingDown = true;
+    sessions.refuseNewSessions();
+    boolean drained = queue.awaitDrained(config.drainTimeout());
+    sessions.endAll();
+    return drained;
+  }
+
+  @Override
+  public void close() {
+    sessions.close();
+    queue.close();
+  }
+
+  private void refuseIfShuttingDown() {
+    if (shuttingDown) {
+      throw new UnavailableException("server is shutting down");
+    }
+  }
+}

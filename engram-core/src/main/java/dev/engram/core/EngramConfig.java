@@ -1,0 +1,149 @@
+package dev.engram.core;
+
+import dev.engram.core.index.VectorIndex;
+import dev.engram.core.ingest.IndexFaultInjector;
+import dev.engram.core.model.SpaceConfig;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.Objects;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
+
+/**
+ * Everything the engine needs, injected: sizes, the index implementation, clocks and the test-only
+ * fault hook. Build one with {@link #builder()}; each setter validates its value.
+ *
+ * @param queueCapacity admission queue capacity (episodes)
+ * @param workers index worker threads
+ * @param efSearch recall search width
+ * @param indexFactory makes an empty vector index for a new space
+ * @param clock wall-clock time for episodes that carry none
+ * @param nanoClock monotonic time for rates and timeouts
+ * @param faults test-only hook called before each episode is indexed
+ * @param tickMillis how often acks and status are sent while there is news
+ * @param maxRetainedSessions sessions kept for resume
+ * @param drainTimeout longest wait for indexing on a draining close or shutdown
+ */
+public record EngramConfig(
+    int queueCapacity,
+    int workers,
+    int efSearch,
+    Function<SpaceConfig, VectorIndex> indexFactory,
+    InstantSource clock,
+    LongSupplier nanoClock,
+    IndexFaultInjector faults,
+    int tickMillis,
+    int maxRetainedSessions,
+    Duration drainTimeout) {
+
+  public EngramConfig {
+    Objects.requireNonNull(indexFactory, "indexFactory");
+    Objects.requireNonNull(clock, "clock");
+    Objects.requireNonNull(nanoClock, "nanoClock");
+    Objects.requireNonNull(faults, "faults");
+    Objects.requireNonNull(drainTimeout, "drainTimeout");
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Builds an {@link EngramConfig}; defaults suit a server on one machine. */
+  public static final class Builder {
+    private int queueCapacity = 10_000;
+    private int workers = Runtime.getRuntime().availableProcessors();
+    private int efSearch = 64;
+    private Function<SpaceConfig, VectorIndex> indexFactory = Indexes::hnsw;
+    private InstantSource clock = InstantSource.system();
+    private LongSupplier nanoClock = System::nanoTime;
+    private IndexFaultInjector faults = IndexFaultInjector.NONE;
+    private int tickMillis = 5;
+    private int maxRetainedSessions = 10_000;
+    private Duration drainTimeout = Duration.ofSeconds(10);
+
+    private Builder() {}
+
+    public Builder queueCapacity(int capacity) {
+      if (capacity < 10) {
+        throw new IllegalArgumentException("queue capacity must be at least 10, got " + capacity);
+      }
+      this.queueCapacity = capacity;
+      return this;
+    }
+
+    public Builder workers(int count) {
+      if (count < 1 || count > 1024) {
+        throw new IllegalArgumentException("workers must be 1-1024, got " + count);
+      }
+      this.workers = count;
+      return this;
+    }
+
+    public Builder efSearch(int ef) {
+      if (ef < 1) {
+        throw new IllegalArgumentException("efSearch must be positive, got " + ef);
+      }
+      this.efSearch = ef;
+      return this;
+    }
+
+    public Builder indexFactory(Function<SpaceConfig, VectorIndex> factory) {
+      this.indexFactory = Objects.requireNonNull(factory, "indexFactory");
+      return this;
+    }
+
+    public Builder clock(InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    public Builder nanoClock(LongSupplier nanoClock) {
+      this.nanoClock = Objects.requireNonNull(nanoClock, "nanoClock");
+      return this;
+    }
+
+    /** Test-only: a hook that may throw to kill an index worker. */
+    public Builder faults(IndexFaultInjector faults) {
+      this.faults = Objects.requireNonNull(faults, "faults");
+      return this;
+    }
+
+    public Builder tickMillis(int millis) {
+      if (millis < 1) {
+        throw new IllegalArgumentException("tickMillis must be positive, got " + millis);
+      }
+      this.tickMillis = millis;
+      return this;
+    }
+
+    public Builder maxRetainedSessions(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxRetainedSessions must be positive, got " + max);
+      }
+      this.maxRetainedSessions = max;
+      return this;
+    }
+
+    public Builder drainTimeout(Duration timeout) {
+      if (timeout.isNegative()) {
+        throw new IllegalArgumentException("drainTimeout must not be negative, got " + timeout);
+      }
+      this.drainTimeout = timeout;
+      return this;
+    }
+
+    public EngramConfig build() {
+      return new EngramConfig(
+          queueCapacity,
+          workers,
+          efSearch,
+          indexFactory,
+          clock,
+          nanoClock,
+          faults,
+          tickMillis,
+          maxRetainedSessions,
+          drainTimeout);
+    }
+  }
+}

@@ -1,0 +1,298 @@
+package dev.engram.core.ingest;
+
+import dev.engram.core.space.MemorySpace;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongSupplier;
+
+/**
+ * The bounded admission queue between acceptance and indexing, and the supervised index workers
+ * that drain it.
+ *
+ * <p>Admission: acceptors {@link #tryReserve} room before they accept episodes; the depth (reserved
+ * plus queued plus being indexed) never exceeds {@link #HARD_LIMIT} of the capacity, so a client
+ * that ignores every signal cannot grow it. Pressure is depth / capacity: at {@link #SOFT_LIMIT}
+ * sessions signal backpressure, at the hard limit they reject, below {@link #RESUME_LIMIT} they are
+ * active again.
+ *
+ * <p>Workers: spaces are assigned to workers by hash, so one space's episodes usually go to one
+ * worker; an idle worker steals from the busiest. A worker thread that dies is restarted by the
+ * supervisor (the threads' uncaught-exception handler); the task it was indexing is retried once,
+ * and quarantined if it kills a worker twice. Nothing else in the dead worker's batch or queue is
+ * lost.
+ *
+ * <p>Concurrency: {@link #depth} is the only shared admission state and is changed by CAS, so
+ * admission never blocks. Worker queues are lock-free. Impossible outcomes: depth above the hard
+ * limit through {@link #tryReserve}; a task indexed twice by two workers (each task is polled from
+ * exactly one queue); a dead worker's batch dropped.
+ */
+public final class IngestQueue implements AutoCloseable {
+  public static final float SOFT_LIMIT = 0.8f;
+  public static final float HARD_LIMIT = 0.9f;
+  public static final float RESUME_LIMIT = 0.5f;
+  private static final System.Logger LOG = System.getLogger(IngestQueue.class.getName());
+  private static final int MAX_RETRY_AFTER_MS = 5_000;
+
+  private final int capacity;
+  private final int hardDepth;
+  private final AtomicInteger depth = new AtomicInteger();
+  private final IndexWorker[] workers;
+  private final IndexFaultInjector faults;
+  private final LongSupplier nanoClock;
+  private final LongAdder indexed = new LongAdder();
+  private final AtomicLong workerRestarts = new AtomicLong();
+  private final AtomicLong quarantined = new AtomicLong();
+  private volatile boolean stopped;
+
+  // Drain-rate estimate, updated by sampleDrainRate() from one ticker thread.
+  private long lastSampleNanos;
+  private long lastSampleCount;
+  private volatile double drainRate;
+
+  /**
+   * Creates the queue and starts {@code workerCount} worker threads.
+   *
+   * @param capacity the queue capacity; must be at least 10
+   * @param workerCount number of index workers; at least 1
+   * @param faults the test-only fault hook, {@link IndexFaultInjector#NONE} in production
+   * @param nanoClock a monotonic clock in nanoseconds (e.g. {@code System::nanoTime})
+   */
+  public IngestQueue(
+      int capacity, int workerCount, IndexFaultInjector faults, LongSupplier nanoClock) {
+    if (capacity < 10) {
+      throw new IllegalArgumentException("queue capacity must be at least 10, got " + capacity);
+    }
+    if (workerCount < 1) {
+      throw new IllegalArgumentException("workers must be at least 1, got " + workerCount);
+    }
+    this.capacity = capacity;
+    this.hardDepth = (int) Math.floor(capacity * (double) HARD_LIMIT);
+    this.faults = faults;
+    this.nanoClock = nanoClock;
+    this.lastSampleNanos = nanoClock.getAsLong();
+    this.workers = new IndexWorker[workerCount];
+    for (int i = 0; i < workerCount; i++) {
+      workers[i] = new IndexWorker(i, this);
+      start(workers[i]);
+    }
+  }
+
+  /**
+   * Reserves room for up to {@code n} episodes without blocking.
+   *
+   * @return how many were granted, 0..n; 0 when the queue is at its hard limit
+   */
+  public int tryReserve(int n) {
+    while (true) {
+      int current = depth.get();
+      int granted = Math.min(n, hardDepth - current);
+      if (granted <= 0) {
+        return 0;
+      }
+      if (depth.compareAndSet(current, current + granted)) {
+        return granted;
+      }
+    }
+  }
+
+  /** Returns reserved room that was not used (duplicates, rejections). */
+  public void release(int n) {
+    if (n > 0) {
+      depth.addAndGet(-n);
+    }
+  }
+
+  /** Hands a reserved, accepted episode to its space's worker. */
+  public void submit(MemorySpace space, int ordinal, long sequence, IndexCallback callback) {
+    IndexTask task = new IndexTask(space, ordinal, sequence, callback);
+    workers[Math.floorMod(space.config().id().hashCode(), workers.length)].offer(task);
+  }
+
+  /** Depth / capacity. */
+  public float pressure() {
+    return depth.get() / (float) capacity;
+  }
+
+  public int depth() {
+    return depth.get();
+  }
+
+  public int capacity() {
+    return capacity;
+  }
+
+  /** Episodes indexed per second, smoothed; 0 until the first samples. */
+  public double drainRate() {
+    return drainRate;
+  }
+
+  /**
+   * How long a rejected client should wait: the time to drain down to the resume limit at the
+   * current drain rate, bounded to 5 s.
+   */
+  public int retryAfterMillis() {
+    double rate = drainRate;
+    double excess = depth.get() - capacity * (double) RESUME_LIMIT;
+    if (excess <= 0) {
+      return 1;
+    }
+    if (rate <= 0) {
+      return 50;
+    }
+    return (int) Math.max(1, Math.min(MAX_RETRY_AFTER_MS, Math.ceil(excess / rate * 1000)));
+  }
+
+  /** Updates the drain-rate estimate; call periodically from one thread. */
+  public void sampleDrainRate() {
+    long now = nanoClock.getAsLong();
+    long count = indexed.sum();
+    long elapsed = now - lastSampleNanos;
+    if (elapsed < 50_000_000L) {
+      return;
+    }
+    double instant = (count - lastSampleCount) * 1e9 / elapsed;
+    double previous = drainRate;
+    drainRate = previous == 0 ? instant : 0.7 * previous + 0.3 * instant;
+    lastSampleNanos = now;
+    lastSampleCount = count;
+  }
+
+  /** Counters for metrics and tests. */
+  public IngestStats stats() {
+    return new IngestStats(
+        depth.get(),
+        capacity,
+        indexed.sum(),
+        workerRestarts.get(),
+        quarantined.get(),
+        workers.length,
+        drainRate);
+  }
+
+  /** Waits until everything accepted has been indexed, or the timeout passes. */
+  public boolean awaitDrained(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (depth.get() > 0) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      Thread.sleep(2);
+    }
+    return true;
+  }
+
+  /** Stops the workers; what is still queued stays unindexed. */
+  @Override
+  public void close() {
+    stopped = true;
+    for (IndexWorker w : workers) {
+      Thread t = w.thread;
+      if (t != null) {
+        LockSupport.unpark(t);
+        try {
+          t.join(5_000);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+  }
+
+  boolean stopped() {
+    return stopped;
+  }
+
+  /** Indexes one task on the calling worker thread. Throwing kills the worker. */
+  void index(IndexTask task) {
+    MemorySpace space = task.space;
+    if (!space.isDeleted()) {
+      faults.beforeIndex(space.config().id(), space.episodeId(task.ordinal));
+      space.index(task.ordinal);
+    }
+    task.callback.indexed(task.sequence);
+  }
+
+  /** A worker finished a batch of {@code n} tasks (indexed or skipped). */
+  void completed(int n) {
+    indexed.add(n);
+    depth.addAndGet(-n);
+  }
+
+  /** Moves up to half of the busiest other worker's queue into {@code into}. */
+  void stealInto(IndexWorker thief, List<IndexTask> into) {
+    IndexWorker victim = null;
+    int most = 0;
+    for (IndexWorker w : workers) {
+      int q = w.queued.get();
+      if (w != thief && q > most) {
+        most = q;
+        victim = w;
+      }
+    }
+    if (victim == null) {
+      return;
+    }
+    int want = Math.min(IndexWorker.MAX_BATCH, (most + 1) / 2);
+    IndexTask task;
+    while (into.size() < want && (task = victim.poll()) != null) {
+      into.add(task);
+    }
+  }
+
+  private void start(IndexWorker worker) {
+    Thread t = new Thread(worker, "engram-index-" + worker.slot);
+    t.setDaemon(true);
+    t.setUncaughtExceptionHandler((dead, failure) -> supervise(worker, failure));
+    worker.thread = t;
+    t.start();
+  }
+
+  /**
+   * Runs on the dying worker thread: repairs its batch (retry the failing task once, quarantine it
+   * the second time) and starts a replacement thread.
+   */
+  private void supervise(IndexWorker worker, Throwable failure) {
+    workerRestarts.incrementAndGet();
+    if (worker.cursor < worker.batch.size()) {
+      IndexTask poison = worker.batch.get(worker.cursor);
+      poison.failures++;
+      String episodeId = poison.space.episodeId(poison.ordinal);
+      if (poison.failures >= 2) {
+        quarantined.incrementAndGet();
+        LOG.log(
+            Level.ERROR,
+            () ->
+                "index worker %d died twice on episode '%s' in space %s; quarantined it"
+                    .formatted(worker.slot, episodeId, poison.space.config().id()),
+            failure);
+        poison.space.drop(poison.ordinal);
+        String reason =
+            "episode quarantined: indexing it failed twice (%s)".formatted(failure.toString());
+        poison.callback.quarantined(poison.sequence, episodeId, reason);
+        worker.batch.remove(worker.cursor);
+        depth.decrementAndGet();
+      } else {
+        LOG.log(
+            Level.WARNING,
+            () ->
+                "index worker %d died on episode '%s' in space %s; restarting it and retrying"
+                    .formatted(worker.slot, episodeId, poison.space.config().id()),
+            failure);
+      }
+    } else {
+      LOG.log(
+          Level.WARNING,
+          () -> "index worker %d died; restarting it".formatted(worker.slot),
+          failure);
+    }
+    if (!stopped) {
+      start(worker);
+    }
+  }
+}

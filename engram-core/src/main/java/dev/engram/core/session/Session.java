@@ -1,0 +1,394 @@
+package dev.engram.core.session;
+
+import dev.engram.core.ingest.IndexCallback;
+import dev.engram.core.ingest.IngestQueue;
+import dev.engram.core.ingest.Watermark;
+import dev.engram.core.model.EngramException;
+import dev.engram.core.model.Episode;
+import dev.engram.core.model.InvalidInputException;
+import dev.engram.core.model.RecallQuery;
+import dev.engram.core.model.RecallResult;
+import dev.engram.core.model.StatusCode;
+import dev.engram.core.session.SessionEvent.Ack;
+import dev.engram.core.session.SessionEvent.Rejection;
+import dev.engram.core.session.SessionEvent.Resend;
+import dev.engram.core.session.SessionEvent.ResendReason;
+import dev.engram.core.session.SessionEvent.Status;
+import dev.engram.core.session.SessionEvent.StreamState;
+import dev.engram.core.space.MemorySpace;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The protocol state of one client session on one memory space: sequencing, acks, resend,
+ * backpressure, recall ordering and drain on close (DESIGN.md §3, session rules). A session
+ * outlives its transport stream so a client can resume it.
+ *
+ * <p>Sequencing: observation {@code n} is processed only when {@code n} is the expected number;
+ * below it is a duplicate (acknowledged again, not stored again), above it a gap (dropped, and one
+ * {@code Resend} names the expected number; further gap messages are dropped silently until it
+ * arrives). Every processed number is consumed: accepted, duplicate by id, or rejected.
+ *
+ * <p>Concurrency: {@link #lock} guards the inbound state and the attachment; it is taken by the
+ * transport's inbound thread and, with {@code tryLock}, by the ticker, so it is uncontended on the
+ * accept path. Index workers touch only {@link #indexed} (its own monitor) and {@link #output}
+ * (volatile, thread-safe). Impossible outcomes: a number processed twice; an ack covering a number
+ * that was not processed; a recall that misses an observation acknowledged earlier on the same
+ * stream (admission stores it before the ack, and recall runs on the inbound thread after it).
+ */
+public final class Session implements IndexCallback {
+  private final String id;
+  private final MemorySpace space;
+  private final SessionManager manager;
+  private final Watermark indexed = new Watermark(0);
+  private final ReentrantLock lock = new ReentrantLock();
+
+  // Guarded by lock.
+  private long expected = 1;
+  private long resendPendingFrom;
+  private StreamState state = StreamState.ACTIVE;
+  private boolean readingPaused;
+  private boolean statusPaused;
+  private long lastAckAccepted = -1;
+  private long lastAckIndexed = -1;
+  private long drainDeadlineNanos = -1;
+
+  private volatile SessionOutput output;
+  private volatile long lastActiveNanos;
+
+  Session(String id, MemorySpace space, SessionManager manager, long nowNanos) {
+    this.id = id;
+    this.space = space;
+    this.manager = manager;
+    this.lastActiveNanos = nowNanos;
+  }
+
+  public String id() {
+    return id;
+  }
+
+  public MemorySpace space() {
+    return space;
+  }
+
+  /** The next sequence number the session expects. */
+  public long nextSequence() {
+    lock.lock();
+    try {
+      return expected;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Every observation up to this number is in the vector index (or needed no indexing). */
+  public long indexedThrough() {
+    return indexed.through();
+  }
+
+  // ---- inbound, called by the transport's inbound thread ----
+
+  /** Observations numbered {@code firstSequence, firstSequence + 1, ...}. */
+  void observe(long firstSequence, List<Episode> episodes) {
+    lock.lock();
+    try {
+      if (firstSequence < 1) {
+        send(
+            new Rejection(
+                firstSequence,
+                StatusCode.INVALID_ARGUMENT,
+                "sequence_number is required: number observations from next_sequence (%d) on"
+                    .formatted(expected)));
+        return;
+      }
+      long last = firstSequence + episodes.size() - 1;
+      if (episodes.isEmpty() || last < expected) {
+        sendAck(); // duplicate: acknowledge again, store nothing
+        return;
+      }
+      if (firstSequence > expected) {
+        if (resendPendingFrom != expected) {
+          resendPendingFrom = expected;
+          send(new Resend(expected, ResendReason.GAP, 0));
+        }
+        return;
+      }
+      resendPendingFrom = 0;
+      updateStatus();
+      List<Episode> unseen = episodes.subList((int) (expected - firstSequence), episodes.size());
+      int granted = manager.queue().tryReserve(unseen.size());
+      for (int i = 0; i < granted; i++) {
+        accept(unseen.get(i), expected);
+        expected++;
+      }
+      if (granted < unseen.size()) {
+        overloaded();
+      }
+      sendAck();
+    } finally {
+      lock.unlock();
+    }
+    requestMoreIfRoom();
+  }
+
+  /** A recall on the stream; it sees every observation acknowledged before it. */
+  void recall(long sequenceNumber, RecallQuery query) {
+    try {
+      MemorySpace target =
+          query.spaceId().isEmpty() || query.spaceId().equals(space.config().id().value())
+              ? space
+              : manager.spaces().get(dev.engram.core.model.SpaceId.of(query.spaceId()));
+      RecallResult result = manager.recaller().recall(target, query, indexed.through());
+      send(new SessionEvent.RecallAnswer(query.requestId(), result));
+    } catch (EngramException e) {
+      send(
+          new Rejection(
+              sequenceNumber,
+              StatusCode.of(e),
+              "recall '%s': %s".formatted(query.requestId(), e.getMessage())));
+    }
+    requestMoreIfRoom();
+  }
+
+  /** The client's flow control: pause or resume status pushes. */
+  void flow(boolean pause) {
+    lock.lock();
+    try {
+      statusPaused = pause;
+    } finally {
+      lock.unlock();
+    }
+    requestMoreIfRoom();
+  }
+
+  /**
+   * The client is done. With {@code drain}, the final ack waits (bounded) until everything accepted
+   * is indexed; without, it is sent at once. Then the stream ends.
+   */
+  void close(boolean drain, long drainTimeoutNanos) {
+    lock.lock();
+    try {
+      if (!drain || indexed.through() >= expected - 1) {
+        finish(null);
+      } else {
+        drainDeadlineNanos = manager.nanoTime() + drainTimeoutNanos;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---- attachment ----
+
+  /** Binds the session to a transport stream; a previous stream, if any, is ended. */
+  void attach(SessionOutput newOutput) {
+    SessionOutput previous;
+    lock.lock();
+    try {
+      previous = output;
+      output = newOutput;
+      resendPendingFrom = 0;
+      readingPaused = false;
+      drainDeadlineNanos = -1;
+      lastAckAccepted = -1;
+      lastAckIndexed = -1;
+      lastActiveNanos = manager.nanoTime();
+    } finally {
+      lock.unlock();
+    }
+    if (previous != null) {
+      previous.end(
+          new SessionEvent.Error(
+              StatusCode.ABORTED, "session %s was resumed on another stream".formatted(id)));
+    }
+  }
+
+  /** The transport stream ended (client gone); the session stays for a later resume. */
+  void detach(SessionOutput from) {
+    lock.lock();
+    try {
+      if (output == from) {
+        output = null;
+        lastActiveNanos = manager.nanoTime();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  boolean attached() {
+    return output != null;
+  }
+
+  long lastActiveNanos() {
+    return lastActiveNanos;
+  }
+
+  /** Ends the attached stream with {@code error} (space deleted, shutdown). */
+  void terminate(SessionEvent.Error error) {
+    lock.lock();
+    try {
+      finish(error);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Shutdown: a final ack, then the stream ends with {@code error}. */
+  void finalAckAndEnd(SessionEvent.Error error) {
+    lock.lock();
+    try {
+      if (output != null) {
+        send(status(StreamState.DRAINING, "server is shutting down"));
+        sendAck();
+      }
+      finish(error);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---- periodic, called by the session ticker ----
+
+  /** Sends news (index progress, state changes), resumes reading, completes a drain. */
+  void tick() {
+    if (output == null || !lock.tryLock()) {
+      return; // the inbound thread is busy and acks on its own
+    }
+    boolean resumeReading = false;
+    try {
+      if (output == null) {
+        return;
+      }
+      updateStatus();
+      if (readingPaused && manager.queue().pressure() < IngestQueue.SOFT_LIMIT) {
+        readingPaused = false;
+        resumeReading = true;
+      }
+      if (expected - 1 != lastAckAccepted || indexed.through() != lastAckIndexed) {
+        sendAck();
+      }
+      if (drainDeadlineNanos >= 0
+          && (indexed.through() >= expected - 1 || manager.nanoTime() > drainDeadlineNanos)) {
+        finish(null);
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (resumeReading) {
+      SessionOutput out = output;
+      if (out != null) {
+        out.requestMore();
+      }
+    }
+  }
+
+  // ---- index worker callbacks ----
+
+  @Override
+  public void indexed(long sequence) {
+    indexed.complete(sequence);
+  }
+
+  @Override
+  public void quarantined(long sequence, String episodeId, String reason) {
+    indexed.complete(sequence);
+    send(
+        new Rejection(
+            sequence, StatusCode.INTERNAL, "episode '%s': %s".formatted(episodeId, reason)));
+  }
+
+  // ---- internals (lock held unless noted) ----
+
+  private void accept(Episode episode, long sequence) {
+    try {
+      Episode valid = manager.acceptor().validate(space, episode, id + "/" + sequence);
+      manager.acceptor().admitReserved(space, valid, sequence, this);
+    } catch (InvalidInputException e) {
+      manager.queue().release(1);
+      indexed.complete(sequence);
+      send(new Rejection(sequence, StatusCode.INVALID_ARGUMENT, e.getMessage()));
+    }
+  }
+
+  private void overloaded() {
+    IngestQueue queue = manager.queue();
+    if (state != StreamState.OVERLOADED) {
+      state = StreamState.OVERLOADED;
+      sendStatus(status(StreamState.OVERLOADED, "ingest queue is full: resend after a pause"));
+    }
+    readingPaused = true;
+    resendPendingFrom = expected;
+    send(new Resend(expected, ResendReason.OVERLOADED, queue.retryAfterMillis()));
+  }
+
+  private void updateStatus() {
+    float pressure = manager.queue().pressure();
+    if (state == StreamState.ACTIVE && pressure >= IngestQueue.SOFT_LIMIT) {
+      state = StreamState.BACKPRESSURE;
+      sendStatus(status(StreamState.BACKPRESSURE, "ingest queue is filling: slow down"));
+    } else if (state != StreamState.ACTIVE && pressure < IngestQueue.RESUME_LIMIT) {
+      state = StreamState.ACTIVE;
+      sendStatus(status(StreamState.ACTIVE, "ingest queue has room"));
+    }
+  }
+
+  private Status status(StreamState newState, String message) {
+    IngestQueue queue = manager.queue();
+    float suggested =
+        newState == StreamState.ACTIVE
+            ? 0f
+            : (float) (queue.drainRate() * IngestQueue.SOFT_LIMIT / manager.attachedSessions());
+    return new Status(
+        newState, message, queue.depth(), queue.capacity(), queue.pressure(), suggested);
+  }
+
+  private void sendStatus(Status status) {
+    if (!statusPaused) {
+      send(status);
+    }
+  }
+
+  private void sendAck() {
+    lastAckAccepted = expected - 1;
+    lastAckIndexed = indexed.through();
+    send(new Ack(lastAckAccepted, lastAckIndexed));
+  }
+
+  private void finish(SessionEvent.Error error) {
+    SessionOutput out = output;
+    if (out == null) {
+      return;
+    }
+    if (error == null) {
+      sendAck();
+    }
+    output = null;
+    drainDeadlineNanos = -1;
+    lastActiveNanos = manager.nanoTime();
+    out.end(error);
+  }
+
+  /** Any thread. */
+  private void send(SessionEvent event) {
+    SessionOutput out = output;
+    if (out != null) {
+      out.send(event);
+    }
+  }
+
+  /** Any thread, lock not held: ask for the next message unless the queue is overloaded. */
+  private void requestMoreIfRoom() {
+    boolean room;
+    lock.lock();
+    try {
+      room = !readingPaused;
+    } finally {
+      lock.unlock();
+    }
+    SessionOutput out = output;
+    if (room && out != null) {
+      out.requestMore();
+    }
+  }
+}

@@ -1,0 +1,59 @@
+package dev.engram.core.session;
+
+import dev.engram.core.model.RecallResult;
+import dev.engram.core.model.StatusCode;
+
+/**
+ * What a session tells its client. Transports translate each event into their own frame (a protobuf
+ * {@code StreamResponse}, a JSON text frame); they add nothing and decide nothing.
+ */
+public sealed interface SessionEvent {
+
+  /** The answer to {@code init}: the session id, the first expected sequence, the limits. */
+  record InitAck(String sessionId, long nextSequence, Capabilities capabilities)
+      implements SessionEvent {}
+
+  /** What the server offers a session. */
+  record Capabilities(int maxObservationsPerSecond, int queueCapacity, int dimension) {}
+
+  /** Cumulative acknowledgement. */
+  record Ack(long acceptedThrough, long indexedThrough) implements SessionEvent {}
+
+  /** Backpressure state of the stream. */
+  record Status(
+      StreamState state,
+      String message,
+      int queueDepth,
+      int queueCapacity,
+      float pressure,
+      float suggestedRate)
+      implements SessionEvent {}
+
+  /** The answer to a recall request on the stream. */
+  record RecallAnswer(String requestId, RecallResult result) implements SessionEvent {}
+
+  /** Go-back-N: the client resends everything from {@code fromSequence} on. */
+  record Resend(long fromSequence, ResendReason reason, int retryAfterMillis)
+      implements SessionEvent {}
+
+  /** A permanent failure of one message; an observation's number is consumed. */
+  record Rejection(long sequenceNumber, StatusCode code, String message) implements SessionEvent {}
+
+  /** A failure of the whole stream; the transport ends the call after sending it. */
+  record Error(StatusCode code, String message) implements SessionEvent {}
+
+  /** Stream states, as on the wire. */
+  enum StreamState {
+    ACTIVE,
+    BACKPRESSURE,
+    OVERLOADED,
+    DRAINING,
+    CLOSED
+  }
+
+  /** Why the client must resend. */
+  enum ResendReason {
+    GAP,
+    OVERLOADED
+  }
+}

@@ -1,0 +1,146 @@
+package dev.engram.core.session;
+
+import dev.engram.core.model.EngramException;
+import dev.engram.core.model.Episode;
+import dev.engram.core.model.RecallQuery;
+import dev.engram.core.model.StatusCode;
+import java.util.List;
+
+/**
+ * One transport stream as the engine sees it: the transport forwards every inbound frame here,
+ * already translated into model types, and this class enforces the stream-level rules (init first,
+ * known space, one space per stream) before handing frames to the {@link Session}.
+ *
+ * <p>Thread-safety: the transport calls the {@code on*} methods from one thread at a time (gRPC and
+ * WebSocket both serialise inbound callbacks per stream); {@link #session} is volatile so the
+ * ticker and shutdown may read it.
+ */
+public final class StreamConnection {
+  private final SessionManager manager;
+  private final SessionOutput output;
+  private volatile Session session;
+  private boolean ended;
+
+  StreamConnection(SessionManager manager, SessionOutput output) {
+    this.manager = manager;
+    this.output = output;
+  }
+
+  /**
+   * The stream's first message.
+   *
+   * @param spaceId the memory space this stream observes into
+   * @param resumeSessionId a session to resume, or empty for a new one
+   */
+  public void onInit(String spaceId, String resumeSessionId) {
+    if (ended) {
+      return;
+    }
+    if (session != null) {
+      fail(StatusCode.FAILED_PRECONDITION, "init was already sent on this stream");
+      return;
+    }
+    try {
+      session = manager.open(spaceId, resumeSessionId, output);
+    } catch (EngramException e) {
+      fail(StatusCode.of(e), e.getMessage());
+    }
+  }
+
+  /** Observations numbered from {@code firstSequence}. */
+  public void onObservations(String spaceId, long firstSequence, List<Episode> episodes) {
+    Session s = requireSession("observation");
+    if (s == null) {
+      return;
+    }
+    if (!spaceId.isEmpty() && !spaceId.equals(s.space().config().id().value())) {
+      fail(
+          StatusCode.INVALID_ARGUMENT,
+          "observation names space '%s' but this stream is on space '%s'"
+              .formatted(spaceId, s.space().config().id()));
+      return;
+    }
+    s.observe(firstSequence, episodes);
+  }
+
+  /** A recall request on the stream. */
+  public void onRecall(long sequenceNumber, RecallQuery query) {
+    Session s = requireSession("recall");
+    if (s != null) {
+      s.recall(sequenceNumber, query);
+    }
+  }
+
+  /** Flow control from the client. */
+  public void onFlow(boolean pause) {
+    Session s = requireSession("flow");
+    if (s != null) {
+      s.flow(pause);
+    }
+  }
+
+  /** The client closes the stream; with {@code drain}, after everything accepted is indexed. */
+  public void onClose(boolean drain) {
+    Session s = requireSession("close");
+    if (s != null) {
+      s.close(drain, manager.drainTimeoutNanos());
+      ended = true;
+    }
+  }
+
+  /** The client half-closed without a close message: end as a close without drain. */
+  public void onHalfClose() {
+    if (ended) {
+      return;
+    }
+    ended = true;
+    Session s = session;
+    if (s == null) {
+      output.end(null);
+    } else {
+      s.close(false, 0);
+    }
+  }
+
+  /** A frame the transport could not translate (unknown kind, malformed). */
+  public void onMalformed(String message) {
+    fail(StatusCode.INVALID_ARGUMENT, message);
+  }
+
+  /** The transport stream is gone (client cancelled, connection lost, call completed). */
+  public void onTransportClosed() {
+    ended = true;
+    Session s = session;
+    if (s != null) {
+      s.detach(output);
+    }
+  }
+
+  private Session requireSession(String what) {
+    if (ended) {
+      return null;
+    }
+    Session s = session;
+    if (s == null) {
+      fail(
+          StatusCode.FAILED_PRECONDITION,
+          "%s before init: the first message of a stream must be init".formatted(what));
+      return null;
+    }
+    if (s.space().isDeleted()) {
+      fail(
+          StatusCode.NOT_FOUND, "memory space '%s' was deleted".formatted(s.space().config().id()));
+      return null;
+    }
+    return s;
+  }
+
+  private void fail(StatusCode code, String message) {
+    ended = true;
+    Session s = session;
+    if (s != null) {
+      s.detach(output);
+    }
+    output.end(new SessionEvent.Error(code, message));
+  }
+}

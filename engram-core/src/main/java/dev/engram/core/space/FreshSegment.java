@@ -1,0 +1,60 @@
+package dev.engram.core.space;
+
+import dev.engram.core.index.SearchHit;
+import dev.engram.core.index.VectorMath;
+import dev.engram.core.model.Metric;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.PriorityQueue;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Accepted episodes that no index worker has inserted yet, searched by exact scan so that an
+ * acknowledged episode is recallable at once. Its size is bounded by the admission queue.
+ *
+ * <p>Concurrency: a {@link ConcurrentHashMap} from ordinal to vector; acceptors add, workers
+ * remove, recalls scan a weakly consistent view. An episode is removed only after it is in the
+ * index, so a recall always finds it in one or the other (sometimes both: callers merge by
+ * ordinal).
+ */
+final class FreshSegment {
+  private final ConcurrentHashMap<Integer, float[]> vectors = new ConcurrentHashMap<>();
+  private final Metric metric;
+
+  FreshSegment(Metric metric) {
+    this.metric = metric;
+  }
+
+  void add(int ordinal, float[] vector) {
+    vectors.put(ordinal, vector);
+  }
+
+  void remove(int ordinal) {
+    vectors.remove(ordinal);
+  }
+
+  int size() {
+    return vectors.size();
+  }
+
+  /** The best {@code k} hits with a score of at least {@code minScore}, best first. */
+  List<SearchHit> search(float[] query, int k, float minScore) {
+    if (vectors.isEmpty()) {
+      return List.of();
+    }
+    PriorityQueue<SearchHit> worstFirst = new PriorityQueue<>(k + 1, (a, b) -> b.compareTo(a));
+    vectors.forEach(
+        (ordinal, vector) -> {
+          float score = VectorMath.score(metric, query, vector);
+          if (score >= minScore) {
+            worstFirst.add(new SearchHit(ordinal, score));
+            if (worstFirst.size() > k) {
+              worstFirst.poll();
+            }
+          }
+        });
+    List<SearchHit> hits = new ArrayList<>(worstFirst);
+    hits.sort(null);
+    return hits;
+  }
+}

@@ -1,0 +1,179 @@
+package dev.engram.core.space;
+
+import dev.engram.core.index.SearchHit;
+import dev.engram.core.index.VectorIndex;
+import dev.engram.core.model.Episode;
+import dev.engram.core.model.Memory;
+import dev.engram.core.model.SpaceConfig;
+import dev.engram.core.model.SpaceInfo;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One memory space: its episodes, the id map that makes observations idempotent, the fresh segment
+ * of accepted-but-unindexed episodes and the vector index.
+ *
+ * <p>Pipeline: {@link #admit} stores an episode and puts it in the fresh segment (it is recallable
+ * from then on); an index worker later calls {@link #index}, which inserts it into the vector index
+ * and only then removes it from the fresh segment. {@link #recall} searches both and merges by
+ * ordinal.
+ *
+ * <p>Concurrency: lock-free. Ordinals come from an atomic counter; the id map's {@code putIfAbsent}
+ * decides which of two concurrent admissions of one id wins, so an id is never stored twice. Forget
+ * and index may race: each removes from the index after its own write, so a forgotten episode never
+ * stays searchable. Impossible outcomes: one id under two ordinals; an accepted, unforgotten
+ * episode missing from both the fresh segment and the index.
+ */
+public final class MemorySpace {
+  private final SpaceConfig config;
+  private final VectorIndex index;
+  private final int efSearch;
+  private final FreshSegment fresh;
+  private final ConcurrentHashMap<String, Integer> ordinalsById = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Integer, Episode> episodes = new ConcurrentHashMap<>();
+  private final AtomicInteger nextOrdinal = new AtomicInteger();
+  private volatile boolean deleted;
+
+  /**
+   * @param config the space's definition
+   * @param index an empty index of the space's dimension and metric
+   * @param efSearch the index search width used for recalls (raised to k when k is larger)
+   */
+  public MemorySpace(SpaceConfig config, VectorIndex index, int efSearch) {
+    if (index.dimension() != config.dimension() || index.metric() != config.metric()) {
+      throw new IllegalArgumentException(
+          "index (%d, %s) does not match space %s"
+              .formatted(index.dimension(), index.metric(), config));
+    }
+    this.config = config;
+    this.index = index;
+    this.efSearch = efSearch;
+    this.fresh = new FreshSegment(config.metric());
+  }
+
+  public SpaceConfig config() {
+    return config;
+  }
+
+  /**
+   * Stores a validated episode unless its id is already stored. After {@code Accepted} returns, the
+   * episode is recallable.
+   */
+  public Admission admit(Episode episode) {
+    Integer existing = ordinalsById.get(episode.id());
+    if (existing != null) {
+      return new Admission.Duplicate(existing, episode.id());
+    }
+    int ordinal = nextOrdinal.getAndIncrement();
+    existing = ordinalsById.putIfAbsent(episode.id(), ordinal);
+    if (existing != null) {
+      return new Admission.Duplicate(existing, episode.id());
+    }
+    episodes.put(ordinal, episode);
+    fresh.add(ordinal, episode.embedding());
+    return new Admission.Accepted(ordinal, episode.id());
+  }
+
+  /** Inserts an admitted episode into the vector index. Called by index workers. */
+  public void index(int ordinal) {
+    Episode episode = episodes.get(ordinal);
+    if (episode == null) {
+      return; // forgotten or dropped before it was indexed
+    }
+    if (!index.contains(ordinal)) {
+      index.add(ordinal, episode.embedding());
+    }
+    fresh.remove(ordinal);
+    if (!episodes.containsKey(ordinal)) {
+      index.remove(ordinal); // forgotten while we were inserting it
+    }
+  }
+
+  /** Removes an admitted episode entirely (quarantine): it is no longer stored or recallable. */
+  public void drop(int ordinal) {
+    Episode episode = episodes.remove(ordinal);
+    if (episode != null) {
+      ordinalsById.remove(episode.id(), ordinal);
+    }
+    fresh.remove(ordinal);
+    index.remove(ordinal);
+  }
+
+  /** The id of the episode under {@code ordinal}, for logs; a placeholder if it is gone. */
+  public String episodeId(int ordinal) {
+    Episode episode = episodes.get(ordinal);
+    return episode == null ? "#" + ordinal : episode.id();
+  }
+
+  /** The stored episode with this id, if any. */
+  public Episode get(String id) {
+    Integer ordinal = ordinalsById.get(id);
+    return ordinal == null ? null : episodes.get(ordinal);
+  }
+
+  /**
+   * The {@code k} stored episodes most similar to a validated query, from the index and the fresh
+   * segment, best first.
+   */
+  public List<Memory> recall(float[] query, int k, float minScore) {
+    List<SearchHit> hits = new ArrayList<>(2 * k);
+    if (index.size() > 0) {
+      hits.addAll(index.search(query, k, Math.max(efSearch, k), minScore, VectorIndex.ALL));
+    }
+    hits.addAll(fresh.search(query, k, minScore));
+    hits.sort(null);
+    List<Memory> memories = new ArrayList<>(Math.min(k, hits.size()));
+    Set<Integer> seen = new HashSet<>();
+    for (SearchHit hit : hits) {
+      if (memories.size() == k) {
+        break;
+      }
+      if (!seen.add(hit.ordinal())) {
+        continue; // in the index and still in the fresh segment
+      }
+      Episode episode = episodes.get(hit.ordinal());
+      if (episode != null) {
+        memories.add(new Memory(episode, hit.score(), episode.confidence()));
+      }
+    }
+    return memories;
+  }
+
+  /** Forgets the episodes with these ids; returns how many were stored. */
+  public int forget(Collection<String> ids) {
+    int forgotten = 0;
+    for (String id : ids) {
+      Integer ordinal = ordinalsById.remove(id);
+      if (ordinal == null) {
+        continue;
+      }
+      episodes.remove(ordinal);
+      fresh.remove(ordinal);
+      index.remove(ordinal);
+      forgotten++;
+    }
+    return forgotten;
+  }
+
+  public SpaceInfo info() {
+    return new SpaceInfo(config, episodes.size(), index.size());
+  }
+
+  /** Episodes accepted but not yet in the index. */
+  public int freshSize() {
+    return fresh.size();
+  }
+
+  public boolean isDeleted() {
+    return deleted;
+  }
+
+  void markDeleted() {
+    deleted = true;
+  }
+}

@@ -1,0 +1,132 @@
+package dev.engram.server;
+
+import dev.engram.core.Engram;
+import dev.engram.core.EngramConfig;
+import dev.engram.proto.v1.MemoryServiceGrpc;
+import dev.engram.server.grpc.MemoryServiceImpl;
+import io.grpc.Server;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.InstantSource;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A running Engram server: the engine plus its doors (gRPC with health and reflection). The one
+ * place where components are wired together by hand.
+ *
+ * <p>Thread-safety: {@link #shutdown} may be called from any thread (e.g. a SIGTERM hook) and is
+ * idempotent.
+ */
+public final class EngramServer implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(EngramServer.class.getName());
+
+  private final Engram engine;
+  private final Server grpc;
+  private final HealthStatusManager health;
+  private final ExecutorService executor;
+  private final Path dataDir;
+  private boolean stopped; // guarded by this
+
+  private EngramServer(
+      Engram engine, Server grpc, HealthStatusManager health, ExecutorService executor, Path dir) {
+    this.engine = engine;
+    this.grpc = grpc;
+    this.health = health;
+    this.executor = executor;
+    this.dataDir = dir;
+  }
+
+  /**
+   * Starts a server.
+   *
+   * @param grpcPort the port to listen on (0 picks a free one)
+   * @param dataDir the data directory (created if missing)
+   * @param engine the engine configuration
+   */
+  public static EngramServer start(int grpcPort, Path dataDir, EngramConfig engine)
+      throws IOException {
+    Files.createDirectories(dataDir);
+    Engram core = new Engram(engine);
+    HealthStatusManager health = new HealthStatusManager();
+    ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+    Server server;
+    try {
+      server =
+          NettyServerBuilder.forAddress(new InetSocketAddress(grpcPort))
+              .executor(executor)
+              .addService(new MemoryServiceImpl(core, InstantSource.system()))
+              .addService(health.getHealthService())
+              .addService(ProtoReflectionServiceV1.newInstance())
+              .permitKeepAliveTime(10, TimeUnit.SECONDS)
+              .build()
+              .start();
+    } catch (IOException | RuntimeException e) {
+      core.close();
+      executor.shutdownNow();
+      throw e;
+    }
+    health.setStatus("", ServingStatus.SERVING);
+    health.setStatus(MemoryServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    return new EngramServer(core, server, health, executor, dataDir);
+  }
+
+  public int grpcPort() {
+    return grpc.getPort();
+  }
+
+  public Engram engine() {
+    return engine;
+  }
+
+  public Path dataDir() {
+    return dataDir;
+  }
+
+  /**
+   * Graceful shutdown: health goes NOT_SERVING, new streams are refused with {@code UNAVAILABLE},
+   * the queue drains (bounded), open streams get a final ack and end, then the transport stops.
+   */
+  public synchronized void shutdown() {
+    if (stopped) {
+      return;
+    }
+    stopped = true;
+    health.enterTerminalState();
+    try {
+      boolean drained = engine.shutdown();
+      if (!drained) {
+        LOG.log(Level.WARNING, "shutdown: the ingest queue did not drain in time");
+      }
+      grpc.shutdown();
+      if (!grpc.awaitTermination(5, TimeUnit.SECONDS)) {
+        grpc.shutdownNow();
+        grpc.awaitTermination(2, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      grpc.shutdownNow();
+      Thread.currentThread().interrupt();
+    } finally {
+      engine.close();
+      executor.shutdownNow();
+    }
+  }
+
+  @Override
+  public void close() {
+    shutdown();
+  }
+
+  /** Blocks until the transport has terminated. */
+  public void awaitTermination() throws InterruptedException {
+    grpc.awaitTermination();
+  }
+}

@@ -1,0 +1,114 @@
+package dev.engram.server.cli;
+
+import dev.engram.core.EngramConfig;
+import dev.engram.server.EngramServer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+
+/**
+ * The {@code engram} command line: {@code engram serve [options]}.
+ *
+ * <p>Thread-safety: runs on the main thread; the SIGTERM hook calls {@link EngramServer#shutdown}.
+ */
+public final class Main {
+  static final String USAGE =
+      """
+      usage: engram serve [--grpc-port N] [--data-dir DIR] [--queue-capacity N] [--workers N]
+
+        --grpc-port N        gRPC port (default 50051; 0 picks a free port)
+        --data-dir DIR       data directory (default ./engram-data)
+        --queue-capacity N   admission queue capacity in episodes (default 10000)
+        --workers N          index worker threads (default: available processors)
+      """;
+
+  private Main() {}
+
+  public static void main(String[] args) throws Exception {
+    int code = run(List.of(args), System.out, System.err);
+    if (code != 0) {
+      System.exit(code);
+    }
+  }
+
+  /** Runs a command; returns the process exit code (serve returns when the server stops). */
+  static int run(List<String> args, PrintStream out, PrintStream err)
+      throws IOException, InterruptedException {
+    if (args.isEmpty()) {
+      err.print(USAGE);
+      return 2;
+    }
+    if (!args.getFirst().equals("serve")) {
+      err.println("engram: unknown command '" + args.getFirst() + "'");
+      err.print(USAGE);
+      return 2;
+    }
+    ServeOptions options;
+    try {
+      options = ServeOptions.parse(args.subList(1, args.size()));
+    } catch (IllegalArgumentException e) {
+      err.println("engram: " + e.getMessage());
+      err.print(USAGE);
+      return 2;
+    }
+    EngramServer server =
+        EngramServer.start(options.grpcPort(), options.dataDir(), options.engineConfig());
+    Runtime.getRuntime().addShutdownHook(new Thread(server::shutdown, "engram-shutdown"));
+    out.printf(
+        "Engram listening: gRPC on port %d, data in %s (queue %d, %d index workers)%n",
+        server.grpcPort(),
+        options.dataDir().toAbsolutePath(),
+        options.engineConfig().queueCapacity(),
+        options.engineConfig().workers());
+    out.flush();
+    server.awaitTermination();
+    return 0;
+  }
+
+  /** The options of {@code engram serve}, each checked as it is parsed. */
+  record ServeOptions(int grpcPort, Path dataDir, EngramConfig engineConfig) {
+
+    static ServeOptions parse(List<String> args) {
+      int port = 50051;
+      Path dataDir = Path.of("engram-data");
+      EngramConfig.Builder engine = EngramConfig.builder();
+      Deque<String> rest = new ArrayDeque<>(args);
+      while (!rest.isEmpty()) {
+        String option = rest.pop();
+        switch (option) {
+          case "--grpc-port" -> port = intValue(option, rest, 0, 65535);
+          case "--data-dir" -> dataDir = Path.of(value(option, rest));
+          case "--queue-capacity" -> engine.queueCapacity(intValue(option, rest, 10, 100_000_000));
+          case "--workers" -> engine.workers(intValue(option, rest, 1, 1024));
+          default -> throw new IllegalArgumentException("unknown option '" + option + "'");
+        }
+      }
+      return new ServeOptions(port, dataDir, engine.build());
+    }
+
+    private static String value(String option, Deque<String> rest) {
+      if (rest.isEmpty() || rest.peek().startsWith("--")) {
+        throw new IllegalArgumentException(option + " needs a value");
+      }
+      return rest.pop();
+    }
+
+    private static int intValue(String option, Deque<String> rest, int min, int max) {
+      String text = value(option, rest);
+      int n;
+      try {
+        n = Integer.parseInt(text);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(option + " needs a number, got '" + text + "'");
+      }
+      if (n < min || n > max) {
+        throw new IllegalArgumentException(
+            "%s must be %d-%d, got %d".formatted(option, min, max, n));
+      }
+      return n;
+    }
+  }
+}

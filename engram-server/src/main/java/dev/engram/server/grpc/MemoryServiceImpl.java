@@ -1,0 +1,231 @@
+package dev.engram.server.grpc;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.Duration;
+import com.google.rpc.RetryInfo;
+import dev.engram.core.Engram;
+import dev.engram.core.model.EngramException;
+import dev.engram.core.model.OverloadedException;
+import dev.engram.core.model.SpaceConfig;
+import dev.engram.core.model.SpaceId;
+import dev.engram.core.model.StatusCode;
+import dev.engram.core.session.Acceptor;
+import dev.engram.core.session.StreamConnection;
+import dev.engram.proto.v1.CreateSpaceRequest;
+import dev.engram.proto.v1.DeleteSpaceRequest;
+import dev.engram.proto.v1.DeleteSpaceResponse;
+import dev.engram.proto.v1.FlowAction;
+import dev.engram.proto.v1.ForgetRequest;
+import dev.engram.proto.v1.ForgetResponse;
+import dev.engram.proto.v1.GetSpaceRequest;
+import dev.engram.proto.v1.ListSpacesRequest;
+import dev.engram.proto.v1.ListSpacesResponse;
+import dev.engram.proto.v1.MemoryServiceGrpc;
+import dev.engram.proto.v1.RecallRequest;
+import dev.engram.proto.v1.RecallResponse;
+import dev.engram.proto.v1.RememberRequest;
+import dev.engram.proto.v1.RememberResponse;
+import dev.engram.proto.v1.Space;
+import dev.engram.proto.v1.StreamRequest;
+import dev.engram.proto.v1.StreamResponse;
+import io.grpc.Metadata;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.time.InstantSource;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * The gRPC door: translates {@code engram.v1} calls into engine calls and engine answers and
+ * failures into gRPC frames and statuses. It decides nothing; the stream protocol lives in the
+ * engine's session layer.
+ *
+ * <p>Thread-safety: stateless apart from the engine; gRPC serialises callbacks per call.
+ */
+public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
+  /** Trailer that carries the retry delay of a {@code RESOURCE_EXHAUSTED} answer, in ms. */
+  public static final Metadata.Key<String> RETRY_AFTER_MS =
+      Metadata.Key.of("retry-after-ms", Metadata.ASCII_STRING_MARSHALLER);
+
+  private final Engram engine;
+  private final InstantSource clock;
+
+  public MemoryServiceImpl(Engram engine, InstantSource clock) {
+    this.engine = engine;
+    this.clock = clock;
+  }
+
+  @Override
+  public StreamObserver<StreamRequest> stream(StreamObserver<StreamResponse> responses) {
+    ServerCallStreamObserver<StreamResponse> call =
+        (ServerCallStreamObserver<StreamResponse>) responses;
+    call.disableAutoRequest();
+    GrpcStreamOutput output = new GrpcStreamOutput(call, clock);
+    StreamConnection connection = engine.connect(output);
+    call.setOnReadyHandler(output::onReady);
+    call.setOnCancelHandler(
+        () -> {
+          output.cancelled();
+          connection.onTransportClosed();
+        });
+    call.request(1); // the init message
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(StreamRequest request) {
+        dispatch(connection, request);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        connection.onTransportClosed();
+      }
+
+      @Override
+      public void onCompleted() {
+        // The client half-closed without a close message: end as a close without drain would.
+        connection.onHalfClose();
+      }
+    };
+  }
+
+  private static void dispatch(StreamConnection connection, StreamRequest request) {
+    String space = request.getMemorySpaceId();
+    long sequence = request.getSequenceNumber();
+    switch (request.getKindCase()) {
+      case INIT -> connection.onInit(space, request.getSessionId());
+      case OBSERVATION ->
+          connection.onObservations(
+              space, sequence, List.of(ProtoMapper.toModel(request.getObservation())));
+      case OBSERVATIONS ->
+          connection.onObservations(
+              space, sequence, ProtoMapper.toModel(request.getObservations()));
+      case RECALL -> connection.onRecall(sequence, ProtoMapper.toModel(request.getRecall()));
+      case FLOW -> connection.onFlow(request.getFlow().getAction() == FlowAction.FLOW_ACTION_PAUSE);
+      case CLOSE -> connection.onClose(request.getClose().getDrainQueue());
+      case KIND_NOT_SET ->
+          connection.onMalformed(
+              "StreamRequest.kind is not set: send one of init, observation, observations,"
+                  + " recall, flow, close");
+    }
+  }
+
+  @Override
+  public void remember(RememberRequest request, StreamObserver<RememberResponse> responses) {
+    unary(
+        responses,
+        () -> {
+          Acceptor.Remembered r =
+              engine.remember(
+                  SpaceId.of(request.getMemorySpaceId()),
+                  ProtoMapper.toModel(request.getEpisodesList()));
+          return RememberResponse.newBuilder()
+              .addAllIds(r.ids())
+              .setDuplicates(r.duplicates())
+              .build();
+        });
+  }
+
+  @Override
+  public void recall(RecallRequest request, StreamObserver<RecallResponse> responses) {
+    unary(
+        responses,
+        () ->
+            ProtoMapper.toProto(
+                request.getRequestId(),
+                engine.recall(
+                    SpaceId.of(request.getMemorySpaceId()), ProtoMapper.toModel(request))));
+  }
+
+  @Override
+  public void forget(ForgetRequest request, StreamObserver<ForgetResponse> responses) {
+    unary(
+        responses,
+        () ->
+            ForgetResponse.newBuilder()
+                .setForgotten(
+                    engine.forget(SpaceId.of(request.getMemorySpaceId()), request.getIdsList()))
+                .build());
+  }
+
+  @Override
+  public void createSpace(CreateSpaceRequest request, StreamObserver<Space> responses) {
+    unary(
+        responses,
+        () ->
+            ProtoMapper.toProto(
+                engine.createSpace(
+                    new SpaceConfig(
+                        SpaceId.of(request.getMemorySpaceId()),
+                        request.getDimension(),
+                        ProtoMapper.toModel(request.getMetric())))));
+  }
+
+  @Override
+  public void getSpace(GetSpaceRequest request, StreamObserver<Space> responses) {
+    unary(
+        responses,
+        () -> ProtoMapper.toProto(engine.getSpace(SpaceId.of(request.getMemorySpaceId()))));
+  }
+
+  @Override
+  public void listSpaces(ListSpacesRequest request, StreamObserver<ListSpacesResponse> responses) {
+    unary(
+        responses,
+        () ->
+            ListSpacesResponse.newBuilder()
+                .addAllSpaces(engine.listSpaces().stream().map(ProtoMapper::toProto).toList())
+                .build());
+  }
+
+  @Override
+  public void deleteSpace(
+      DeleteSpaceRequest request, StreamObserver<DeleteSpaceResponse> responses) {
+    unary(
+        responses,
+        () -> {
+          engine.deleteSpace(SpaceId.of(request.getMemorySpaceId()));
+          return DeleteSpaceResponse.getDefaultInstance();
+        });
+  }
+
+  private static <T> void unary(StreamObserver<T> responses, Supplier<T> call) {
+    T answer;
+    try {
+      answer = call.get();
+    } catch (EngramException e) {
+      responses.onError(toStatus(e));
+      return;
+    }
+    responses.onNext(answer);
+    responses.onCompleted();
+  }
+
+  /** A domain failure as a gRPC status; overload carries {@code RetryInfo} and a trailer. */
+  static StatusRuntimeException toStatus(EngramException e) {
+    StatusCode code = StatusCode.of(e);
+    if (e instanceof OverloadedException overloaded) {
+      int ms = overloaded.retryAfterMillis();
+      com.google.rpc.Status status =
+          com.google.rpc.Status.newBuilder()
+              .setCode(code.number())
+              .setMessage(e.getMessage())
+              .addDetails(
+                  Any.pack(
+                      RetryInfo.newBuilder()
+                          .setRetryDelay(
+                              Duration.newBuilder()
+                                  .setSeconds(ms / 1000)
+                                  .setNanos((ms % 1000) * 1_000_000))
+                          .build()))
+              .build();
+      Metadata trailers = new Metadata();
+      trailers.put(RETRY_AFTER_MS, Integer.toString(ms));
+      return StatusProto.toStatusRuntimeException(status, trailers);
+    }
+    return io.grpc.Status.fromCodeValue(code.number())
+        .withDescription(e.getMessage())
+        .asRuntimeException();
+  }
+}
