@@ -1,0 +1,264 @@
+package dev.engram.client;
+
+import dev.engram.proto.v1.CreateSpaceRequest;
+import dev.engram.proto.v1.DeleteSpaceRequest;
+import dev.engram.proto.v1.Episode;
+import dev.engram.proto.v1.ForgetRequest;
+import dev.engram.proto.v1.GetSpaceRequest;
+import dev.engram.proto.v1.ListSpacesRequest;
+import dev.engram.proto.v1.MemoryServiceGrpc;
+import dev.engram.proto.v1.Metric;
+import dev.engram.proto.v1.RecallRequest;
+import dev.engram.proto.v1.RecallResponse;
+import dev.engram.proto.v1.RememberRequest;
+import dev.engram.proto.v1.RememberResponse;
+import dev.engram.proto.v1.Space;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The Java client for an Engram server: typed unary calls (spaces, remember, recall, forget) and
+ * {@link #openStream streams} that buffer, batch, pace and resume on their own.
+ *
+ * <pre>{@code
+ * try (EngramClient engram = EngramClient.builder().target("localhost:50051").build()) {
+ *   engram.createSpace("agent-1", 384, Metric.METRIC_COSINE);
+ *   try (EngramStream stream = engram.openStream("agent-1")) {
+ *     stream.observe(episode);                       // fast path: buffered, batched, resent
+ *     RecallResponse hits = stream.recall(cue, 5).join();
+ *   }                                                // close() drains: every observation acked
+ * }
+ * }</pre>
+ *
+ * <p>Unary calls throw gRPC's {@link io.grpc.StatusRuntimeException} on failure; an overloaded
+ * server answers {@code RESOURCE_EXHAUSTED} with a {@code retry-after-ms} trailer.
+ *
+ * <p>Thread-safety: safe from any thread; share one client per server.
+ */
+public final class EngramClient implements AutoCloseable {
+  private final ManagedChannel channel;
+  private final boolean ownsChannel;
+  private final Duration callTimeout;
+  private final Executor executor;
+  private final ExecutorService ownedExecutor;
+  private final ScheduledExecutorService scheduler;
+  private final MemoryServiceGrpc.MemoryServiceBlockingStub blocking;
+  private final MemoryServiceGrpc.MemoryServiceStub async;
+
+  private EngramClient(Builder b) {
+    if (b.executor != null) {
+      this.executor = b.executor;
+      this.ownedExecutor = null;
+    } else {
+      this.ownedExecutor = Executors.newCachedThreadPool(daemonThreads("engram-client"));
+      this.executor = ownedExecutor;
+    }
+    if (b.channel != null) {
+      this.channel = b.channel;
+      this.ownsChannel = false;
+    } else {
+      this.channel =
+          NettyChannelBuilder.forTarget(b.target)
+              .usePlaintext()
+              .executor(executor)
+              .keepAliveTime(30, TimeUnit.SECONDS)
+              .build();
+      this.ownsChannel = true;
+    }
+    this.callTimeout = b.callTimeout;
+    this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("engram-timer"));
+    this.blocking = MemoryServiceGrpc.newBlockingStub(channel);
+    this.async = MemoryServiceGrpc.newStub(channel);
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  // ---- spaces ----
+
+  public Space createSpace(String spaceId, int dimension, Metric metric) {
+    return stub()
+        .createSpace(
+            CreateSpaceRequest.newBuilder()
+                .setMemorySpaceId(spaceId)
+                .setDimension(dimension)
+                .setMetric(metric)
+                .build());
+  }
+
+  public Space getSpace(String spaceId) {
+    return stub().getSpace(GetSpaceRequest.newBuilder().setMemorySpaceId(spaceId).build());
+  }
+
+  public List<Space> listSpaces() {
+    return stub().listSpaces(ListSpacesRequest.getDefaultInstance()).getSpacesList();
+  }
+
+  public void deleteSpace(String spaceId) {
+    stub().deleteSpace(DeleteSpaceRequest.newBuilder().setMemorySpaceId(spaceId).build());
+  }
+
+  // ---- memories ----
+
+  /** Stores episodes; ids already stored are counted as duplicates and not stored again. */
+  public RememberResponse remember(String spaceId, List<Episode> episodes) {
+    return stub()
+        .remember(
+            RememberRequest.newBuilder()
+                .setMemorySpaceId(spaceId)
+                .addAllEpisodes(episodes)
+                .build());
+  }
+
+  public RecallResponse recall(RecallRequest request) {
+    return stub().recall(request);
+  }
+
+  /** The {@code k} memories of {@code spaceId} nearest to {@code embedding}. */
+  public RecallResponse recall(String spaceId, float[] embedding, int k) {
+    RecallRequest.Builder b = RecallRequest.newBuilder().setMemorySpaceId(spaceId).setK(k);
+    for (float f : embedding) {
+      b.addEmbedding(f);
+    }
+    return stub().recall(b.build());
+  }
+
+  /** Forgets episodes by id; returns how many were stored. */
+  public int forget(String spaceId, List<String> ids) {
+    return stub()
+        .forget(ForgetRequest.newBuilder().setMemorySpaceId(spaceId).addAllIds(ids).build())
+        .getForgotten();
+  }
+
+  // ---- streams ----
+
+  /** Opens a stream on {@code spaceId} with {@link StreamOptions#defaults()}. */
+  public EngramStream openStream(String spaceId) {
+    return openStream(spaceId, StreamOptions.defaults());
+  }
+
+  /**
+   * Opens a stream on {@code spaceId}. It connects in the background; observations queue in its
+   * buffer meanwhile.
+   */
+  public EngramStream openStream(String spaceId, StreamOptions options) {
+    Objects.requireNonNull(spaceId, "spaceId");
+    Objects.requireNonNull(options, "options");
+    return new EngramStream(
+        async.withOnReadyThreshold(options.maxBatchBytes()), spaceId, options, executor, scheduler);
+  }
+
+  /** The channel, for calls the SDK does not wrap (health, reflection). */
+  public ManagedChannel channel() {
+    return channel;
+  }
+
+  /**
+   * Closes the channel (if the client made it) and the client's threads. Close streams first: this
+   * does not drain them.
+   */
+  @Override
+  public void close() {
+    scheduler.shutdownNow();
+    if (ownsChannel) {
+      channel.shutdownNow();
+      try {
+        channel.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    if (ownedExecutor != null) {
+      ownedExecutor.shutdownNow();
+    }
+  }
+
+  private MemoryServiceGrpc.MemoryServiceBlockingStub stub() {
+    return blocking.withDeadlineAfter(callTimeout.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  private static java.util.concurrent.ThreadFactory daemonThreads(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  /** Builds an {@link EngramClient}; each setter validates its value. Not thread-safe. */
+  public static final class Builder {
+    private String target;
+    private ManagedChannel channel;
+    private Duration callTimeout = Duration.ofSeconds(30);
+    private Executor executor;
+
+    private Builder() {}
+
+    /** The server as {@code host:port}. */
+    public Builder target(String hostPort) {
+      Objects.requireNonNull(hostPort, "target");
+      int colon = hostPort.lastIndexOf(':');
+      if (colon <= 0 || colon == hostPort.length() - 1) {
+        throw new IllegalArgumentException("target must be host:port, got '" + hostPort + "'");
+      }
+      int port;
+      try {
+        port = Integer.parseInt(hostPort.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(
+            "target port must be a number, got '" + hostPort + "'", e);
+      }
+      if (port < 1 || port > 65_535) {
+        throw new IllegalArgumentException("target port must be 1..65535, got '" + hostPort + "'");
+      }
+      this.target = hostPort;
+      return this;
+    }
+
+    /** An existing channel; the client will not shut it down. Replaces {@link #target}. */
+    public Builder channel(ManagedChannel channel) {
+      this.channel = Objects.requireNonNull(channel, "channel");
+      return this;
+    }
+
+    /** Deadline of each unary call. */
+    public Builder callTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "callTimeout");
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("callTimeout must be positive, got " + timeout);
+      }
+      this.callTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Runs gRPC callbacks and the streams' senders; the client will not shut it down. By default
+     * the client makes a cached pool of daemon threads.
+     */
+    public Builder executor(Executor executor) {
+      this.executor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    public EngramClient build() {
+      if (target == null && channel == null) {
+        throw new IllegalStateException("set a target (host:port) or a channel");
+      }
+      if (target != null && channel != null) {
+        throw new IllegalStateException("set a target ('" + target + "') or a channel, not both");
+      }
+      return new EngramClient(this);
+    }
+  }
+}
