@@ -92,43 +92,47 @@ public final class Session implements IndexCallback {
   void observe(long firstSequence, List<Episode> episodes) {
     lock.lock();
     try {
-      if (firstSequence < 1) {
-        send(
-            new Rejection(
-                firstSequence,
-                StatusCode.INVALID_ARGUMENT,
-                "sequence_number is required: number observations from next_sequence (%d) on"
-                    .formatted(expected)));
-        return;
-      }
-      long last = firstSequence + episodes.size() - 1;
-      if (episodes.isEmpty() || last < expected) {
-        sendAck(); // duplicate: acknowledge again, store nothing
-        return;
-      }
-      if (firstSequence > expected) {
-        if (resendPendingFrom != expected) {
-          resendPendingFrom = expected;
-          send(new Resend(expected, ResendReason.GAP, 0));
-        }
-        return;
-      }
-      resendPendingFrom = 0;
-      updateStatus();
-      List<Episode> unseen = episodes.subList((int) (expected - firstSequence), episodes.size());
-      int granted = manager.queue().tryReserve(unseen.size());
-      for (int i = 0; i < granted; i++) {
-        accept(unseen.get(i), expected);
-        expected++;
-      }
-      if (granted < unseen.size()) {
-        overloaded();
-      }
-      sendAck();
+      sequence(firstSequence, episodes);
     } finally {
       lock.unlock();
     }
     requestMoreIfRoom();
+  }
+
+  private void sequence(long firstSequence, List<Episode> episodes) {
+    if (firstSequence < 1) {
+      send(
+          new Rejection(
+              firstSequence,
+              StatusCode.INVALID_ARGUMENT,
+              "sequence_number is required: number observations from next_sequence (%d) on"
+                  .formatted(expected)));
+      return;
+    }
+    long last = firstSequence + episodes.size() - 1;
+    if (episodes.isEmpty() || last < expected) {
+      sendAck(); // duplicate: acknowledge again, store nothing
+      return;
+    }
+    if (firstSequence > expected) {
+      if (resendPendingFrom != expected) {
+        resendPendingFrom = expected;
+        send(new Resend(expected, ResendReason.GAP, 0));
+      }
+      return;
+    }
+    resendPendingFrom = 0;
+    updateStatus();
+    List<Episode> unseen = episodes.subList((int) (expected - firstSequence), episodes.size());
+    int granted = manager.queue().tryReserve(unseen.size());
+    for (int i = 0; i < granted; i++) {
+      accept(unseen.get(i), expected);
+      expected++;
+    }
+    if (granted < unseen.size()) {
+      overloaded();
+    }
+    sendAck();
   }
 
   /** A recall on the stream; it sees every observation acknowledged before it. */
