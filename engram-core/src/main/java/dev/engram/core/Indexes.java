@@ -1,6 +1,8 @@
 package dev.engram.core;
 
 import dev.engram.core.index.FlatIndex;
+import dev.engram.core.index.HnswIndex;
+import dev.engram.core.index.HnswParams;
 import dev.engram.core.index.VectorIndex;
 import dev.engram.core.model.SpaceConfig;
 
@@ -10,7 +12,7 @@ public final class Indexes {
 
   /** The default: an HNSW graph with the default parameters. */
   public static VectorIndex hnsw(SpaceConfig space) {
-    return exact(space); // replaced by HNSW when the index package provides it
+    return new HnswIndex(space.dimension(), space.metric(), HnswParams.DEFAULTS);
   }
 
   /** An exact (flat) index. */

@@ -48,7 +48,11 @@ final class ChunkTable<C> {
     if (index < table.length && table[index] != null) {
       return table[index];
     }
-    Object[] grown = Arrays.copyOf(table, Math.max(index + 1, table.length + (table.length >> 1)));
+    int length =
+        index < table.length
+            ? table.length
+            : Math.max(index + 1, table.length + (table.length >> 1));
+    Object[] grown = Arrays.copyOf(table, length);
     Object chunk = factory.apply(index);
     grown[index] = chunk;
     chunks = grown;

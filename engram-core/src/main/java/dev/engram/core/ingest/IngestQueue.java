@@ -71,7 +71,7 @@ public final class IngestQueue implements AutoCloseable {
       throw new IllegalArgumentException("workers must be at least 1, got " + workerCount);
     }
     this.capacity = capacity;
-    this.hardDepth = (int) Math.floor(capacity * (double) HARD_LIMIT);
+    this.hardDepth = (int) Math.round(capacity * (double) HARD_LIMIT);
     this.faults = faults;
     this.nanoClock = nanoClock;
     this.lastSampleNanos = nanoClock.getAsLong();

@@ -121,11 +121,13 @@ public final class MemorySpace {
    * segment, best first.
    */
   public List<Memory> recall(float[] query, int k, float minScore) {
-    List<SearchHit> hits = new ArrayList<>(2 * k);
+    // Fresh segment first: an episode leaves it only after it is in the index, so an episode
+    // that moves while we search is missed by the scan only if the index search, which starts
+    // later, sees it.
+    List<SearchHit> hits = new ArrayList<>(fresh.search(query, k, minScore));
     if (index.size() > 0) {
       hits.addAll(index.search(query, k, Math.max(efSearch, k), minScore, VectorIndex.ALL));
     }
-    hits.addAll(fresh.search(query, k, minScore));
     hits.sort(null);
     List<Memory> memories = new ArrayList<>(Math.min(k, hits.size()));
     Set<Integer> seen = new HashSet<>();

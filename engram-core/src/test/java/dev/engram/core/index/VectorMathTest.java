@@ -57,7 +57,9 @@ class VectorMathTest {
   @Test
   void normalized_zeroVector_staysZero() {
     assertThat(VectorMath.normalized(new float[3])).containsExactly(0f, 0f, 0f);
-    assertThat(VectorMath.normalized(new float[] {3, 4})).containsExactly(0.6f, 0.8f);
+    float[] unit = VectorMath.normalized(new float[] {3, 4});
+    assertThat(unit[0]).isCloseTo(0.6f, offset(1e-6f));
+    assertThat(unit[1]).isCloseTo(0.8f, offset(1e-6f));
   }
 
   @Test

@@ -27,6 +27,7 @@ import dev.engram.proto.v1.StreamStatus;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Translates between the wire contract ({@code engram.v1}) and the engine's model. Pure
@@ -49,7 +50,12 @@ public final class ProtoMapper {
             ? Instant.ofEpochSecond(e.getObservedAt().getSeconds(), e.getObservedAt().getNanos())
             : Instant.EPOCH;
     return new Episode(
-        e.getId(), embedding, e.getContent(), at, e.getConfidence(), e.getMetadataMap());
+        e.getId(),
+        embedding,
+        e.getContent(),
+        at,
+        e.getConfidence(),
+        e.getMetadataCount() == 0 ? Map.of() : Map.copyOf(e.getMetadataMap()));
   }
 
   public static List<Episode> toModel(EpisodeBatch batch) {

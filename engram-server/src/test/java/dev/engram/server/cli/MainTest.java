@@ -1,0 +1,70 @@
+package dev.engram.server.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class MainTest {
+  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+  private int run(String... args) throws Exception {
+    return Main.run(
+        List.of(args),
+        new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void unknownOption_usageAndExitCode2() throws Exception {
+    assertThat(run("serve", "--grpc-prot", "1")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("unknown option '--grpc-prot'")
+        .contains("usage: engram serve");
+  }
+
+  @Test
+  void unknownCommand_usageAndExitCode2() throws Exception {
+    assertThat(run("frobnicate")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("unknown command 'frobnicate'");
+    assertThat(run()).isEqualTo(2);
+  }
+
+  @Test
+  void badValues_messageNamesOptionAndValue() throws Exception {
+    assertThat(run("serve", "--workers", "zero")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("--workers needs a number, got 'zero'");
+    assertThat(run("serve", "--queue-capacity", "5")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("--queue-capacity must be 10-");
+    assertThat(run("serve", "--data-dir")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("--data-dir needs a value");
+  }
+
+  @Test
+  void parse_allOptions() {
+    Main.ServeOptions o =
+        Main.ServeOptions.parse(
+            List.of(
+                "--grpc-port",
+                "6000",
+                "--data-dir",
+                "/tmp/x",
+                "--queue-capacity",
+                "500",
+                "--workers",
+                "3"));
+    assertThat(o.grpcPort()).isEqualTo(6000);
+    assertThat(o.dataDir()).isEqualTo(Path.of("/tmp/x"));
+    assertThat(o.engineConfig().queueCapacity()).isEqualTo(500);
+    assertThat(o.engineConfig().workers()).isEqualTo(3);
+    assertThatThrownBy(() -> Main.ServeOptions.parse(List.of("--grpc-port", "70000")))
+        .hasMessageContaining("--grpc-port must be 0-65535, got 70000");
+  }
+}
