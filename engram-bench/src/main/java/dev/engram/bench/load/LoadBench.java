@@ -1,0 +1,669 @@
+package dev.engram.bench.load;
+
+import dev.engram.client.EngramClient;
+import dev.engram.client.EngramStream;
+import dev.engram.client.StreamOptions;
+import dev.engram.client.StreamStats;
+import dev.engram.core.EngramConfig;
+import dev.engram.core.testdata.ClusteredVectors;
+import dev.engram.proto.v1.Episode;
+import dev.engram.proto.v1.Memory;
+import dev.engram.proto.v1.Metric;
+import dev.engram.proto.v1.RecallResponse;
+import dev.engram.server.EngramServer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Stream;
+
+/**
+ * The gRPC stream load generator: {@code ./engram bench load SCENARIO [options]}. Drives a server
+ * (in-process on a free port by default, or {@code --target}) through the Java SDK and reports what
+ * a client sees: accepted/s, ack latency, visibility and index lag, recall latency and quality, and
+ * whether every acknowledged observation was stored exactly once.
+ *
+ * <p>Threads: one producer per stream, a probe thread and a recall thread (sustained), one recall
+ * thread per space (mixed), and a sampler that closes one-second buckets. Figures come from
+ * HdrHistogram recorders (see {@link Metrics}). Asserts nothing; prints figures.
+ */
+public final class LoadBench {
+  private static final int PROBE_INTERVAL_MS = 20;
+
+  private final LoadOptions options;
+  private final EngramClient client;
+  private final EngramServer server;
+  private final Metrics metrics;
+  private final String runId;
+  private final List<String> spaces = new ArrayList<>();
+
+  private LoadBench(LoadOptions options, EngramClient client, EngramServer server) {
+    this.options = options;
+    this.client = client;
+    this.server = server;
+    this.metrics = new Metrics(server != null);
+    this.runId = Long.toString(System.currentTimeMillis() % 1_000_000, 36);
+  }
+
+  /** Runs the command line; returns the process exit code. */
+  public static int run(String[] args) throws Exception {
+    if (args.length > 0 && (args[0].equals("-h") || args[0].equals("--help"))) {
+      System.out.println(LoadOptions.USAGE);
+      return 0;
+    }
+    LoadOptions o;
+    try {
+      o = LoadOptions.parse(args);
+    } catch (IllegalArgumentException e) {
+      System.err.println("bench load: " + e.getMessage());
+      System.err.println(LoadOptions.USAGE);
+      return 2;
+    }
+    EngramServer server = null;
+    Path dataDir = null;
+    String target = o.target();
+    if (target == null) {
+      dataDir = Files.createTempDirectory("engram-load-");
+      EngramConfig.Builder config =
+          EngramConfig.builder()
+              .queueCapacity(
+                  o.queueCapacity() > 0
+                      ? o.queueCapacity()
+                      : o.scenario().equals("burst") ? 250_000 : 10_000);
+      if (o.workers() > 0) {
+        config.workers(o.workers());
+      }
+      server = EngramServer.start(0, dataDir, config.build());
+      target = "127.0.0.1:" + server.grpcPort();
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "engram bench load %s: target %s (%s), dim %d, %s data%n",
+        o.scenario(),
+        target,
+        server != null ? "in-process server" : "remote server",
+        o.fvecs() == null ? o.dimension() : -1,
+        o.fvecs() == null ? "seeded clustered" : o.fvecs().toString());
+    try (EngramClient client = EngramClient.builder().target(target).build()) {
+      LoadBench bench = new LoadBench(o, client, server);
+      Report report = bench.runScenario();
+      report.printTable(System.out);
+      if (o.json() != null) {
+        report.writeJson(o.json());
+        System.out.println("wrote " + o.json());
+      }
+      if (o.svg() != null) {
+        Report.writeSvg(
+            o.svg(),
+            "engram bench load " + o.scenario() + " (" + target + ")",
+            bench.metrics.timeline);
+        System.out.println("wrote " + o.svg());
+      }
+      bench.deleteSpaces();
+    } finally {
+      if (server != null) {
+        server.close();
+      }
+      if (dataDir != null) {
+        deleteTree(dataDir);
+      }
+    }
+    return 0;
+  }
+
+  private Report runScenario() throws Exception {
+    return switch (options.scenario()) {
+      case "burst" -> burst();
+      case "sustained" -> sustained();
+      case "overload" -> overload();
+      case "mixed" -> mixed();
+      default -> throw new IllegalStateException(options.scenario());
+    };
+  }
+
+  // ---- scenarios ----
+
+  /** As fast as possible, batched, until the first backpressure signal (or the duration). */
+  private Report burst() throws Exception {
+    VectorSource source = source(0);
+    String space = createSpace("burst", source.dimension());
+    Episode[] pool = new Episode[20_000];
+    for (int i = 0; i < pool.length; i++) {
+      pool[i] = episode("", source.next(), "");
+    }
+    StreamMeter meter = new StreamMeter(metrics);
+    EngramStream stream = client.openStream(space, streamOptions(meter, 8192));
+    ScheduledExecutorService sampler = startSampler();
+    long start = System.nanoTime();
+    long end = start + options.duration().toNanos();
+    long ticket = 0;
+    while (meter.firstBackpressureNanos.get() == 0 && System.nanoTime() < end) {
+      meter.observing(ticket, System.nanoTime());
+      stream.observe(pool[(int) (ticket % pool.length)]);
+      ticket++;
+    }
+    long stopped = System.nanoTime();
+    stopSampler(sampler);
+    long bpNanos = meter.firstBackpressureNanos.get();
+    long ackedAtBp = meter.ackedAtFirstBackpressure.get();
+    double seconds = (bpNanos > 0 ? bpNanos : stopped - start) / 1e9;
+    long accepted = bpNanos > 0 ? ackedAtBp : metrics.acked.sum();
+    StreamStats stats = stream.stats();
+    boolean drained = stream.close(Duration.ofSeconds(20));
+    Report r = new Report("burst");
+    r.put("accepted_per_s", accepted / seconds)
+        .put("ack_p50_ms", Metrics.ms(metrics.ackTotal, 50))
+        .put("ack_p99_ms", Metrics.ms(metrics.ackTotal, 99))
+        .put("acked", metrics.acked.sum())
+        .put("observed", ticket)
+        .put("seconds_to_first_backpressure", bpNanos > 0 ? bpNanos / 1e9 : null)
+        .put("accepted_before_backpressure", bpNanos > 0 ? ackedAtBp : null)
+        .put("resent", stats.resent())
+        .put("rejected", stats.rejected())
+        .put("closed_cleanly", drained);
+    verify(r, List.of(space), metrics.acked.sum());
+    return timeline(r);
+  }
+
+  /** A fixed rate (default half the sustainable rate) with probes and concurrent recalls. */
+  private Report sustained() throws Exception {
+    VectorSource source = source(0);
+    double sustainable = options.rate() > 0 ? 0 : calibrate(source.dimension());
+    double rate = options.rate() > 0 ? options.rate() : 0.5 * sustainable;
+    String space = createSpace("sustained", source.dimension());
+    StreamMeter meter = new StreamMeter(metrics);
+    StreamMeter probeMeter = new StreamMeter(new Metrics(false));
+    EngramStream stream = client.openStream(space, streamOptions(meter, 8192));
+    EngramStream probes = client.openStream(space, streamOptions(probeMeter, 1024));
+    List<float[]> sent = new ArrayList<>();
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicInteger probeCount = new AtomicInteger();
+    AtomicInteger probeMisses = new AtomicInteger();
+    ScheduledExecutorService sampler = startSampler();
+    Thread probe =
+        Thread.ofPlatform()
+            .name("load-probe")
+            .start(() -> probeLoop(space, probes, probeMeter, stop, probeCount, probeMisses));
+    VectorSource querySource = source(0);
+    Thread recaller =
+        Thread.ofPlatform().name("load-recall").start(() -> recallLoop(space, querySource, stop));
+    long observed = produce(stream, meter, source, rate, "d-", sent);
+    stop.set(true);
+    probe.join();
+    recaller.join();
+    stopSampler(sampler);
+    StreamStats stats = stream.stats();
+    boolean drained = stream.close(Duration.ofSeconds(60)) & probes.close(Duration.ofSeconds(10));
+    long ackedProbes = probeMeter.ackedThrough.get() + 1;
+    double recallAt10 = recallAt10(space, sent, source.dimension());
+    Report r = new Report("sustained");
+    r.put("accepted_per_s", metrics.acked.sum() / options.duration().toNanos() * 1e9)
+        .put("ack_p50_ms", Metrics.ms(metrics.ackTotal, 50))
+        .put("ack_p99_ms", Metrics.ms(metrics.ackTotal, 99))
+        .put("ack_p999_ms", Metrics.ms(metrics.ackTotal, 99.9))
+        .put("visibility_p50_ms", Metrics.ms(metrics.visibilityTotal, 50))
+        .put("visibility_p99_ms", Metrics.ms(metrics.visibilityTotal, 99))
+        .put("visibility_p999_ms", Metrics.ms(metrics.visibilityTotal, 99.9))
+        .put("index_lag_p50_ms", Metrics.ms(metrics.indexLagTotal, 50))
+        .put("index_lag_p99_ms", Metrics.ms(metrics.indexLagTotal, 99))
+        .put("index_lag_p999_ms", Metrics.ms(metrics.indexLagTotal, 99.9))
+        .put("recall_p50_ms", Metrics.ms(metrics.recallTotal, 50))
+        .put("recall_p99_ms", Metrics.ms(metrics.recallTotal, 99))
+        .put("recall_p999_ms", Metrics.ms(metrics.recallTotal, 99.9))
+        .put("recall_at_10", recallAt10)
+        .put("acked", metrics.acked.sum() + ackedProbes)
+        .put("sustainable_rate_per_s", sustainable > 0 ? sustainable : null)
+        .put("offered_rate_per_s", rate)
+        .put("observed", observed)
+        .put("probes", probeCount.get())
+        .put("probes_not_top1_on_first_recall", probeMisses.get())
+        .put("recalls", metrics.recalls.sum())
+        .put("backpressure_signals", meter.backpressureSignals.sum())
+        .put("resent", stats.resent())
+        .put("rejected", stats.rejected())
+        .put("closed_cleanly", drained);
+    verify(r, List.of(space), metrics.acked.sum() + ackedProbes);
+    return timeline(r);
+  }
+
+  /** Twice the sustainable rate for a bounded time; proves nothing acknowledged is lost. */
+  private Report overload() throws Exception {
+    VectorSource source = source(0);
+    double sustainable = options.rate() > 0 ? 0 : calibrate(source.dimension());
+    double rate = options.rate() > 0 ? options.rate() : 2 * sustainable;
+    String space = createSpace("overload", source.dimension());
+    StreamMeter meter = new StreamMeter(metrics);
+    EngramStream stream = client.openStream(space, streamOptions(meter, 8192));
+    List<float[]> sent = new ArrayList<>();
+    ScheduledExecutorService sampler = startSampler();
+    long observed = produce(stream, meter, source, rate, "o-", sent);
+    stopSampler(sampler);
+    StreamStats stats = stream.stats();
+    boolean drained = stream.close(Duration.ofSeconds(60));
+    long acked = metrics.acked.sum();
+    long bp = meter.firstBackpressureNanos.get();
+    Report r = new Report("overload");
+    r.put("accepted_per_s", acked / (options.duration().toNanos() / 1e9))
+        .put("ack_p50_ms", Metrics.ms(metrics.ackTotal, 50))
+        .put("ack_p99_ms", Metrics.ms(metrics.ackTotal, 99))
+        .put("ack_p999_ms", Metrics.ms(metrics.ackTotal, 99.9))
+        .put("index_lag_p99_ms", Metrics.ms(metrics.indexLagTotal, 99))
+        .put("acked", acked)
+        .put("sustainable_rate_per_s", sustainable > 0 ? sustainable : null)
+        .put("offered_rate_per_s", rate)
+        .put("observed", observed)
+        .put("ms_to_first_backpressure", bp > 0 ? bp / 1e6 : null)
+        .put("backpressure_signals", meter.backpressureSignals.sum())
+        .put("overload_resends", meter.overloadResends.sum())
+        .put("resent", stats.resent())
+        .put("rejected", stats.rejected())
+        .put(
+            "server_heap_high_water_mb",
+            server != null ? metrics.heapHighWater.get() / (1024.0 * 1024) : null)
+        .put("closed_cleanly", drained);
+    verify(r, List.of(space), acked);
+    r.put("top1_by_vector_sample", sampleTop1(space, sent, "o-", 200));
+    return timeline(r);
+  }
+
+  /** Several streams on several spaces, observing and recalling on the streams together. */
+  private Report mixed() throws Exception {
+    VectorSource calib = source(0);
+    double sustainable = options.rate() > 0 ? 0 : calibrate(calib.dimension());
+    double rate = options.rate() > 0 ? options.rate() : 0.5 * sustainable;
+    List<String> mine = new ArrayList<>();
+    for (int i = 0; i < options.spaces(); i++) {
+      mine.add(createSpace("mixed" + i, calib.dimension()));
+    }
+    List<EngramStream> streams = new ArrayList<>();
+    List<StreamMeter> meters = new ArrayList<>();
+    for (int s = 0; s < options.streams(); s++) {
+      StreamMeter m = new StreamMeter(metrics);
+      meters.add(m);
+      streams.add(client.openStream(mine.get(s % mine.size()), streamOptions(m, 8192)));
+    }
+    AtomicBoolean stop = new AtomicBoolean();
+    ScheduledExecutorService sampler = startSampler();
+    List<Thread> threads = new ArrayList<>();
+    for (int s = 0; s < streams.size(); s++) {
+      int n = s;
+      threads.add(
+          Thread.ofPlatform()
+              .name("load-producer-" + n)
+              .start(
+                  () ->
+                      produce(
+                          streams.get(n),
+                          meters.get(n),
+                          source(n),
+                          rate / streams.size(),
+                          "m" + n + "-",
+                          null)));
+    }
+    List<Thread> recallers = new ArrayList<>();
+    for (int p = 0; p < mine.size(); p++) {
+      EngramStream on = streams.get(p % streams.size());
+      VectorSource q = source(100 + p);
+      recallers.add(
+          Thread.ofPlatform().name("load-recall-" + p).start(() -> streamRecallLoop(on, q, stop)));
+    }
+    for (Thread t : threads) {
+      t.join();
+    }
+    stop.set(true);
+    for (Thread t : recallers) {
+      t.join();
+    }
+    stopSampler(sampler);
+    long resent = 0;
+    long rejected = 0;
+    boolean drained = true;
+    for (EngramStream s : streams) {
+      StreamStats st = s.stats();
+      resent += st.resent();
+      rejected += st.rejected();
+      drained &= s.close(Duration.ofSeconds(60));
+    }
+    Report r = new Report("mixed");
+    r.put("accepted_per_s", metrics.acked.sum() / (options.duration().toNanos() / 1e9))
+        .put("ack_p50_ms", Metrics.ms(metrics.ackTotal, 50))
+        .put("ack_p99_ms", Metrics.ms(metrics.ackTotal, 99))
+        .put("ack_p999_ms", Metrics.ms(metrics.ackTotal, 99.9))
+        .put("index_lag_p99_ms", Metrics.ms(metrics.indexLagTotal, 99))
+        .put("recall_p50_ms", Metrics.ms(metrics.recallTotal, 50))
+        .put("recall_p99_ms", Metrics.ms(metrics.recallTotal, 99))
+        .put("recall_p999_ms", Metrics.ms(metrics.recallTotal, 99.9))
+        .put("acked", metrics.acked.sum())
+        .put("streams", options.streams())
+        .put("spaces", options.spaces())
+        .put("sustainable_rate_per_s", sustainable > 0 ? sustainable : null)
+        .put("offered_rate_per_s", rate)
+        .put("recalls", metrics.recalls.sum())
+        .put("resent", resent)
+        .put("rejected", rejected)
+        .put("closed_cleanly", drained);
+    verify(r, mine, metrics.acked.sum());
+    return timeline(r);
+  }
+
+  // ---- building blocks ----
+
+  /**
+   * Measures the sustainable rate: how fast the server indexes (drains its queue) while a stream
+   * pushes as fast as it can, over the last 4 s of a 6 s push into a scratch space.
+   */
+  private double calibrate(int dimension) throws Exception {
+    VectorSource source = source(999);
+    String space = createSpace("calib", dimension);
+    Episode[] pool = new Episode[5_000];
+    for (int i = 0; i < pool.length; i++) {
+      pool[i] = episode("", source.next(), "");
+    }
+    EngramStream stream =
+        client.openStream(space, StreamOptions.builder().bufferSize(8192).build());
+    long start = System.nanoTime();
+    long mark = start + TimeUnit.SECONDS.toNanos(2);
+    long end = start + TimeUnit.SECONDS.toNanos(6);
+    long indexedAtMark = -1;
+    long markNanos = 0;
+    int i = 0;
+    while (System.nanoTime() < end) {
+      if (indexedAtMark < 0 && System.nanoTime() >= mark) {
+        indexedAtMark = client.getSpace(space).getIndexedCount();
+        markNanos = System.nanoTime();
+      }
+      stream.tryObserve(pool[i++ % pool.length]);
+    }
+    long indexed = client.getSpace(space).getIndexedCount();
+    double rate = (indexed - indexedAtMark) / ((System.nanoTime() - markNanos) / 1e9);
+    stream.close(Duration.ZERO);
+    client.deleteSpace(space);
+    spaces.remove(space);
+    // Let the server finish what the scratch space left queued before measuring.
+    if (server != null) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (server.engine().ingestStats().depth() > 0 && System.nanoTime() < deadline) {
+        LockSupport.parkNanos(10_000_000);
+      }
+    }
+    System.out.printf(
+        Locale.ROOT, "calibration: sustainable (index drain) rate %.0f obs/s%n", rate);
+    return Math.max(rate, 100);
+  }
+
+  /** Observes at {@code rate}/s (0 = unpaced) until the duration ends; returns the count. */
+  private long produce(
+      EngramStream stream,
+      StreamMeter meter,
+      VectorSource source,
+      double rate,
+      String idPrefix,
+      List<float[]> keep) {
+    long start = System.nanoTime();
+    long end = start + options.duration().toNanos();
+    long ticket = 0;
+    while (true) {
+      long now = System.nanoTime();
+      if (now >= end) {
+        break;
+      }
+      if (rate > 0) {
+        long due = start + (long) (ticket * 1e9 / rate);
+        if (due > now) {
+          LockSupport.parkNanos(due - now);
+          continue;
+        }
+      }
+      float[] v = source.next();
+      meter.observing(ticket, System.nanoTime());
+      stream.observe(episode(idPrefix + ticket, v, ""));
+      if (keep != null) {
+        keep.add(v);
+      }
+      ticket++;
+    }
+    metrics.observed.add(ticket);
+    return ticket;
+  }
+
+  /**
+   * Visibility probes: observe a unique vector, wait for its ack, then recall it (unary, another
+   * connection) until it is top-1. Visibility lag = send time of the first recall that finds it
+   * minus the ack time.
+   */
+  private void probeLoop(
+      String space,
+      EngramStream probes,
+      StreamMeter meter,
+      AtomicBoolean stop,
+      AtomicInteger count,
+      AtomicInteger misses) {
+    Random random = new Random(options.seed() + 7);
+    int dim = probes == null ? 0 : dimensionOf(space);
+    long ticket = 0;
+    while (!stop.get()) {
+      float[] v = randomUnit(random, dim);
+      String id = "probe-" + ticket;
+      meter.observing(ticket, System.nanoTime());
+      probes.observe(episode(id, v, ""));
+      while (meter.ackedThrough.get() < ticket && !stop.get()) {
+        LockSupport.parkNanos(10_000);
+      }
+      if (stop.get()) {
+        break;
+      }
+      long ackedAt = meter.ackedAt(ticket);
+      boolean first = true;
+      while (!stop.get()) {
+        long sentAt = System.nanoTime();
+        RecallResponse r = client.recall(space, v, 1);
+        metrics.recall.recordValue((System.nanoTime() - sentAt) / 1000);
+        metrics.recalls.increment();
+        if (r.getMemoriesCount() > 0 && r.getMemories(0).getEpisode().getId().equals(id)) {
+          metrics.visibility.recordValue(Math.max(0, (sentAt - ackedAt) / 1000));
+          break;
+        }
+        if (first) {
+          misses.incrementAndGet();
+          first = false;
+        }
+      }
+      count.incrementAndGet();
+      ticket++;
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(PROBE_INTERVAL_MS));
+    }
+  }
+
+  /** Unary recalls of cluster queries, back to back with a 5 ms pause, timing each. */
+  private void recallLoop(String space, VectorSource queries, AtomicBoolean stop) {
+    while (!stop.get()) {
+      float[] q = queries.query();
+      long t0 = System.nanoTime();
+      client.recall(space, q, 10);
+      metrics.recall.recordValue((System.nanoTime() - t0) / 1000);
+      metrics.recalls.increment();
+      LockSupport.parkNanos(5_000_000);
+    }
+  }
+
+  /** Recalls on a stream (they queue behind its observations), timing each. */
+  private void streamRecallLoop(EngramStream stream, VectorSource queries, AtomicBoolean stop) {
+    while (!stop.get()) {
+      float[] q = queries.query();
+      long t0 = System.nanoTime();
+      CompletableFuture<RecallResponse> f = stream.recall(q, 10);
+      f.join();
+      metrics.recall.recordValue((System.nanoTime() - t0) / 1000);
+      metrics.recalls.increment();
+      LockSupport.parkNanos(5_000_000);
+    }
+  }
+
+  /** recall@10 of 200 cluster queries against exact search over what was stored. */
+  private double recallAt10(String space, List<float[]> data, int dimension) {
+    if (data.isEmpty()) {
+      return Double.NaN;
+    }
+    VectorSource q = source(0);
+    float[][] queries = new float[200][];
+    for (int i = 0; i < queries.length; i++) {
+      queries[i] = q.query();
+    }
+    float[][] all = data.toArray(float[][]::new);
+    int[][] truth =
+        ClusteredVectors.exactTopK(all, queries, 10, dev.engram.core.model.Metric.COSINE);
+    int[][] found = new int[queries.length][];
+    for (int i = 0; i < queries.length; i++) {
+      RecallResponse r = client.recall(space, queries[i], 10);
+      found[i] =
+          r.getMemoriesList().stream()
+              .map(Memory::getEpisode)
+              .map(Episode::getId)
+              .filter(id -> id.startsWith("d-"))
+              .mapToInt(id -> Integer.parseInt(id.substring(2)))
+              .toArray();
+    }
+    return ClusteredVectors.recall(truth, found, 10);
+  }
+
+  /** Fraction of a sample of stored observations found as top-1 by their own vector. */
+  private double sampleTop1(String space, List<float[]> sent, String prefix, int n) {
+    if (sent.isEmpty()) {
+      return Double.NaN;
+    }
+    Random random = new Random(options.seed());
+    int hits = 0;
+    for (int i = 0; i < n; i++) {
+      int t = random.nextInt(sent.size());
+      RecallResponse r = client.recall(space, sent.get(t), 1);
+      if (r.getMemoriesCount() > 0 && r.getMemories(0).getEpisode().getId().equals(prefix + t)) {
+        hits++;
+      }
+    }
+    return hits / (double) n;
+  }
+
+  /** Exactly-once check through the unary API: stored (episode_count) against acknowledged. */
+  private void verify(Report r, List<String> spaceIds, long acked) {
+    long stored = 0;
+    for (String s : spaceIds) {
+      stored += client.getSpace(s).getEpisodeCount();
+    }
+    r.put("stored", stored)
+        .put("lost", Math.max(0, acked - stored))
+        .put("duplicated", Math.max(0, stored - acked));
+  }
+
+  private Report timeline(Report r) {
+    List<double[]> rows = new ArrayList<>();
+    for (Metrics.Second s : metrics.timeline) {
+      rows.add(
+          new double[] {s.t(), s.ackedPerSecond(), s.ackP50Ms(), s.ackP99Ms(), s.recallP99Ms()});
+    }
+    return r.put("duration_s", options.duration().toMillis() / 1000.0)
+        .put(
+            "timeline_columns",
+            List.of("t_s", "acked_per_s", "ack_p50_ms", "ack_p99_ms", "recall_p99_ms"))
+        .put("timeline", rows);
+  }
+
+  private ScheduledExecutorService startSampler() {
+    ScheduledExecutorService s =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "load-sampler");
+              t.setDaemon(true);
+              return t;
+            });
+    s.scheduleAtFixedRate(metrics::sampleHeap, 0, 100, TimeUnit.MILLISECONDS);
+    s.scheduleAtFixedRate(metrics::sample, 1, 1, TimeUnit.SECONDS);
+    return s;
+  }
+
+  private void stopSampler(ScheduledExecutorService s) throws InterruptedException {
+    s.shutdown();
+    s.awaitTermination(5, TimeUnit.SECONDS);
+    metrics.finish();
+  }
+
+  private StreamOptions streamOptions(StreamMeter meter, int buffer) {
+    return StreamOptions.builder()
+        .bufferSize(buffer)
+        .blockWhenFull(Duration.ofSeconds(60))
+        .closeTimeout(Duration.ofSeconds(60))
+        .listener(meter)
+        .build();
+  }
+
+  private VectorSource source(int stream) {
+    try {
+      return options.fvecs() != null
+          ? VectorSource.fvecs(options.fvecs(), options.seed())
+          : VectorSource.clustered(options.dimension(), options.seed() + stream * 1_000_003L);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read --fvecs " + options.fvecs() + ": " + e, e);
+    }
+  }
+
+  private String createSpace(String name, int dimension) {
+    String id = "load-" + runId + "-" + name;
+    client.createSpace(id, dimension, Metric.METRIC_COSINE);
+    spaces.add(id);
+    return id;
+  }
+
+  private int dimensionOf(String space) {
+    return client.getSpace(space).getDimension();
+  }
+
+  private void deleteSpaces() {
+    for (String s : spaces) {
+      try {
+        client.deleteSpace(s);
+      } catch (RuntimeException e) {
+        System.err.println("could not delete space " + s + ": " + e.getMessage());
+      }
+    }
+  }
+
+  private static Episode episode(String id, float[] v, String content) {
+    Episode.Builder b = Episode.newBuilder().setId(id).setContent(content).setConfidence(1f);
+    for (float f : v) {
+      b.addEmbedding(f);
+    }
+    return b.build();
+  }
+
+  private static float[] randomUnit(Random random, int dim) {
+    float[] v = new float[dim];
+    double norm = 0;
+    for (int i = 0; i < dim; i++) {
+      v[i] = (float) random.nextGaussian();
+      norm += v[i] * v[i];
+    }
+    for (int i = 0; i < dim; i++) {
+      v[i] /= (float) Math.sqrt(norm);
+    }
+    return v;
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    try (Stream<Path> files = Files.walk(dir)) {
+      for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+}

@@ -1,0 +1,146 @@
+package dev.engram.bench.load;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * The load generator's command line, parsed and validated. A 0 rate means "derive it from a short
+ * calibration of the sustainable rate"; null paths mean "do not write that file".
+ *
+ * @param scenario burst, sustained, overload or mixed
+ * @param target host:port of a running server, or null to start one in-process
+ * @param duration how long the measured phase runs
+ * @param dimension vector dimension (ignored with an fvecs file, which sets it)
+ * @param rate observations per second offered (all streams together), 0 = calibrate
+ * @param streams concurrent streams
+ * @param spaces memory spaces the streams spread over
+ * @param fvecs vectors to send instead of the seeded clustered recipe
+ * @param json where to write every figure as JSON
+ * @param svg where to write the chart
+ * @param queueCapacity the in-process server's admission queue, 0 = the scenario's default
+ * @param workers the in-process server's index workers, 0 = one per core
+ * @param seed data seed
+ */
+record LoadOptions(
+    String scenario,
+    String target,
+    Duration duration,
+    int dimension,
+    double rate,
+    int streams,
+    int spaces,
+    Path fvecs,
+    Path json,
+    Path svg,
+    int queueCapacity,
+    int workers,
+    long seed) {
+
+  static final String USAGE =
+      """
+      usage: ./engram bench load SCENARIO [options]
+        SCENARIO: burst      as fast as possible, batched: accepted/s until the first backpressure
+                  sustained  fixed rate (default: half the sustainable rate): ack, visibility, index
+                             lag and recall latencies, recall@10
+                  overload   2x the sustainable rate: first backpressure, resends, heap, exactly-once
+                  mixed      several streams on several spaces, observing and recalling together
+      options:
+        --target host:port    a running server (default: start one in-process, temp data dir)
+        --duration 30s        measured phase (s, ms or m suffix)
+        --dim 384             vector dimension
+        --rate N              observations/s offered, all streams together (default: calibrated)
+        --streams N           concurrent streams (mixed: 4, else 1)
+        --spaces N            memory spaces (mixed: 2, else 1)
+        --fvecs FILE          vectors from an .fvecs file instead of the seeded clustered recipe
+        --json FILE           write every figure as JSON
+        --svg FILE            write a chart of throughput and latency per second
+        --queue-capacity N    in-process server: admission queue (burst: 250000, else 10000)
+        --workers N           in-process server: index workers (default: one per core)
+        --seed N              data seed (default 42)\
+      """;
+
+  static LoadOptions parse(String[] args) {
+    if (args.length == 0 || args[0].startsWith("-")) {
+      throw new IllegalArgumentException("name a scenario: burst, sustained, overload or mixed");
+    }
+    String scenario = args[0];
+    if (!scenario.matches("burst|sustained|overload|mixed")) {
+      throw new IllegalArgumentException(
+          "unknown scenario '" + scenario + "': use burst, sustained, overload or mixed");
+    }
+    boolean mixed = scenario.equals("mixed");
+    String target = null;
+    Duration duration = Duration.ofSeconds(scenario.equals("overload") ? 20 : 30);
+    int dim = 384;
+    double rate = 0;
+    int streams = mixed ? 4 : 1;
+    int spaces = mixed ? 2 : 1;
+    Path fvecs = null;
+    Path json = null;
+    Path svg = null;
+    int queue = 0;
+    int workers = 0;
+    long seed = 42;
+    for (int i = 1; i < args.length; i++) {
+      String flag = args[i];
+      if (i + 1 >= args.length) {
+        throw new IllegalArgumentException(flag + " needs a value");
+      }
+      String v = args[++i];
+      switch (flag) {
+        case "--target" -> target = v;
+        case "--duration" -> duration = duration(v);
+        case "--dim" -> dim = positive(flag, v, 4096);
+        case "--rate" -> {
+          rate = Double.parseDouble(v);
+          if (!(rate > 0)) {
+            throw new IllegalArgumentException("--rate must be positive, got " + v);
+          }
+        }
+        case "--streams" -> streams = positive(flag, v, 256);
+        case "--spaces" -> spaces = positive(flag, v, 256);
+        case "--fvecs" -> fvecs = Path.of(v);
+        case "--json" -> json = Path.of(v);
+        case "--svg" -> svg = Path.of(v);
+        case "--queue-capacity" -> queue = positive(flag, v, Integer.MAX_VALUE);
+        case "--workers" -> workers = positive(flag, v, 1024);
+        case "--seed" -> seed = Long.parseLong(v);
+        default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
+      }
+    }
+    return new LoadOptions(
+        scenario, target, duration, dim, rate, streams, spaces, fvecs, json, svg, queue, workers,
+        seed);
+  }
+
+  private static int positive(String flag, String v, int max) {
+    int n;
+    try {
+      n = Integer.parseInt(v);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(flag + " must be a number, got '" + v + "'", e);
+    }
+    if (n < 1 || n > max) {
+      throw new IllegalArgumentException(flag + " must be 1.." + max + ", got " + v);
+    }
+    return n;
+  }
+
+  static Duration duration(String v) {
+    try {
+      if (v.endsWith("ms")) {
+        return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
+      }
+      if (v.endsWith("s")) {
+        return Duration.ofMillis(
+            (long) (Double.parseDouble(v.substring(0, v.length() - 1)) * 1000));
+      }
+      if (v.endsWith("m")) {
+        return Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1)) * 60);
+      }
+      return Duration.ofSeconds(Long.parseLong(v));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--duration must look like 30s, 500ms or 2m, got " + v, e);
+    }
+  }
+}
