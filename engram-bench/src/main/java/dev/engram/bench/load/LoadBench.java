@@ -209,7 +209,7 @@ public final class LoadBench {
     long ackedProbes = probeMeter.ackedThrough.get() + 1;
     double recallAt10 = recallAt10(space, sent, source.dimension());
     Report r = new Report("sustained");
-    r.put("accepted_per_s", metrics.acked.sum() / options.duration().toNanos() * 1e9)
+    r.put("accepted_per_s", metrics.acked.sum() / (options.duration().toNanos() / 1e9))
         .put("ack_p50_ms", Metrics.ms(metrics.ackTotal, 50))
         .put("ack_p99_ms", Metrics.ms(metrics.ackTotal, 99))
         .put("ack_p999_ms", Metrics.ms(metrics.ackTotal, 99.9))

@@ -32,7 +32,7 @@ final class Metrics {
   final List<Second> timeline = new ArrayList<>();
   private final MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
   private final boolean inProcess;
-  private final long start = System.nanoTime();
+  private volatile long start = System.nanoTime();
   private long lastAcked;
   private long lastSampleNanos = start;
 
@@ -46,6 +46,12 @@ final class Metrics {
 
   long startNanos() {
     return start;
+  }
+
+  /** Starts the clock again (after a calibration phase), before any sampling. */
+  void restart() {
+    start = System.nanoTime();
+    lastSampleNanos = start;
   }
 
   /** Heap sampling: call often (every ~100 ms) from the sampler thread. */
