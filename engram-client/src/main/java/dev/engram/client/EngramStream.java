@@ -64,6 +64,12 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class EngramStream implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(EngramStream.class.getName());
 
+  /** Slowest pace the stream accepts from a {@code suggested_rate}, observations per second. */
+  private static final double MIN_PACING_RATE = 100;
+
+  /** Longest single wait for pacing tokens before the pump looks again. */
+  private static final long MAX_PACING_WAIT_NANOS = 100_000_000L;
+
   private final MemoryServiceGrpc.MemoryServiceStub stub;
   private final String spaceId;
   private final StreamOptions options;
@@ -91,7 +97,7 @@ public final class EngramStream implements AutoCloseable {
   private int attempts;
   private boolean pumping;
   private boolean pumpScheduled;
-  private boolean delayedPumpScheduled;
+  private long delayedPumpAtNanos = Long.MAX_VALUE; // earliest pending timed pump, MAX if none
   private long pausedUntilNanos;
   private double pacingRate; // observations per second; 0 = unlimited
   private double tokens;
@@ -288,6 +294,30 @@ public final class EngramStream implements AutoCloseable {
           indexedThrough,
           state,
           pacingRate);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Internal state for diagnostics (tests, logs); the format is not stable. */
+  String debugState() {
+    lock.lock();
+    try {
+      Call c = current;
+      return "head=%d tail=%d cursor=%d seqOffset=%d pumping=%b pumpScheduled=%b delayed=%b paused=%dms ready=%s established=%s recalls=%d/%d"
+          .formatted(
+              head,
+              tail,
+              cursor,
+              seqOffset,
+              pumping,
+              pumpScheduled,
+              delayedPumpAtNanos != Long.MAX_VALUE,
+              Math.max(0, (pausedUntilNanos - System.nanoTime()) / 1_000_000),
+              c == null || c.requests == null ? "-" : c.requests.isReady(),
+              c == null ? "-" : c.established,
+              recallsQueued.size(),
+              recallsSent.size());
     } finally {
       lock.unlock();
     }
@@ -575,7 +605,8 @@ public final class EngramStream implements AutoCloseable {
           Math.min(Math.max(1, pacingRate / 20), tokens + (now - tokensAtNanos) * pacingRate / 1e9);
       tokensAtNanos = now;
       if (tokens < 1) {
-        scheduleDelayedPumpLocked((long) ((1 - tokens) / pacingRate * 1e9));
+        scheduleDelayedPumpLocked(
+            Math.min(MAX_PACING_WAIT_NANOS, (long) ((1 - tokens) / pacingRate * 1e9)));
         return null;
       }
       n = (int) Math.min(n, Math.floor(tokens));
@@ -610,23 +641,30 @@ public final class EngramStream implements AutoCloseable {
     return out.build();
   }
 
-  /** Lock held. */
+  /**
+   * Lock held: a pump at {@code delayNanos} from now, unless one is already due by then. An earlier
+   * deadline always gets its own timer, so a long wait can never hide a shorter one.
+   */
   private void scheduleDelayedPumpLocked(long delayNanos) {
-    if (delayedPumpScheduled) {
+    long delay = Math.max(delayNanos, 100_000L);
+    long at = System.nanoTime() + delay;
+    if (at >= delayedPumpAtNanos) {
       return;
     }
-    delayedPumpScheduled = true;
+    delayedPumpAtNanos = at;
     scheduleQuietlyNanos(
         () -> {
           lock.lock();
           try {
-            delayedPumpScheduled = false;
+            if (delayedPumpAtNanos == at) {
+              delayedPumpAtNanos = Long.MAX_VALUE;
+            }
             kickLocked();
           } finally {
             lock.unlock();
           }
         },
-        Math.max(delayNanos, 100_000L));
+        delay);
   }
 
   private void scheduleQuietly(Runnable task, long delayMillis) {
@@ -668,6 +706,10 @@ public final class EngramStream implements AutoCloseable {
       c.established = true;
       attempts = 0;
       pausedUntilNanos = 0;
+      // The server signals state changes only; one sent while we were away is lost, so a new call
+      // starts unpaced until the server says otherwise (its hard limit still protects it).
+      pacingRate = 0;
+      state = StreamState.STREAM_STATE_UNSPECIFIED;
       kickLocked();
     } finally {
       lock.unlock();
@@ -734,7 +776,8 @@ public final class EngramStream implements AutoCloseable {
         tokens = 0;
         tokensAtNanos = System.nanoTime();
       }
-      pacingRate = Math.max(0, rate);
+      // A rate near zero (an idle server's drain estimate) would stall the stream: floor it.
+      pacingRate = rate > 0 ? Math.max(rate, MIN_PACING_RATE) : 0;
       kickLocked();
     } finally {
       lock.unlock();

@@ -111,7 +111,20 @@ class EngramStreamTest {
         vectors[i] = TestData.unitVector(random, DIM);
         // Even observations carry their own id; odd ones get an SDK-generated one.
         String id = i % 2 == 0 ? "e-" + i : "";
-        stream.observe(TestData.episode(id, vectors[i], "c-" + i));
+        try {
+          stream.observe(TestData.episode(id, vectors[i], "c-" + i));
+        } catch (BufferFullException e) {
+          throw new AssertionError(
+              "stalled at %d: %s %s, proxy cuts %d, server session next %d, queue %s"
+                  .formatted(
+                      i,
+                      stream.stats(),
+                      stream.debugState(),
+                      proxy.cuts(),
+                      server.engine().sessions().session(stream.stats().sessionId()).nextSequence(),
+                      server.engine().ingestStats()),
+              e);
+        }
         assertThat(stream.stats().inFlight()).isLessThanOrEqualTo(4096);
       }
       assertThat(stream.close(Duration.ofSeconds(60))).isTrue();
