@@ -53,11 +53,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * for {@code isReady()} which never blocks. Exactly one thread at a time writes to the call: the
  * <em>pump</em>, elected by the {@code pumping} flag under the lock, which takes one message under
  * the lock and sends it outside. It writes only while the call {@code isReady()} and resumes from
- * the on-ready callback, so the SDK never floods the transport. Callbacks of a replaced call are
- * recognised by their generation and ignored. Impossible outcomes: an observation dropped from the
- * buffer before an ack covers it or the server rejects it; more than {@code bufferSize}
- * observations buffered; two threads writing to one call; an observation sent on a call before its
- * session was established.
+ * the on-ready callback, so the SDK never floods the transport. Waits (an {@code OVERLOADED}
+ * resend's {@code retry_after_ms}, pacing tokens under {@code BACKPRESSURE}, reconnect backoff) are
+ * timers on the scheduler that only kick the pump or reconnect; an earlier deadline always gets its
+ * own timer. Callbacks of a replaced call are recognised by their generation and ignored.
+ * Impossible outcomes: an observation dropped from the buffer before an ack covers it or the server
+ * rejects it; more than {@code bufferSize} observations buffered; two threads writing to one call;
+ * an observation sent on a call before its session was established.
  *
  * <p>Thread-safety: every public method is safe from any thread.
  */
