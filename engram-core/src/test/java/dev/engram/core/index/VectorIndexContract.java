@@ -59,7 +59,8 @@ abstract class VectorIndexContract {
     float[][] queries = prepare(randomVectors(20, DIM, 2), metric);
     int[][] truth = ClusteredVectors.exactTopK(data, queries, 10, metric);
     for (int q = 0; q < queries.length; q++) {
-      List<SearchHit> hits = index.search(queries[q], 10, EF, Float.NEGATIVE_INFINITY, VectorIndex.ALL);
+      List<SearchHit> hits =
+          index.search(queries[q], 10, EF, Float.NEGATIVE_INFINITY, VectorIndex.ALL);
       assertThat(hits).hasSize(10);
       assertThat(hits.stream().mapToInt(SearchHit::ordinal).toArray()).containsExactly(truth[q]);
       for (SearchHit hit : hits) {
@@ -77,7 +78,8 @@ abstract class VectorIndexContract {
     VectorIndex index = filled(metric, data);
     for (int i = 0; i < data.length; i += 7) {
       float[] query = metric == Metric.DOT ? scaled(data[i], 100f) : data[i];
-      assertThat(index.search(query, 1, EF, Float.NEGATIVE_INFINITY, VectorIndex.ALL).get(0).ordinal())
+      assertThat(
+              index.search(query, 1, EF, Float.NEGATIVE_INFINITY, VectorIndex.ALL).get(0).ordinal())
           .isEqualTo(i);
     }
   }
@@ -93,7 +95,8 @@ abstract class VectorIndexContract {
   @Test
   void search_emptyIndex_returnsNothing() {
     VectorIndex index = create(DIM, Metric.COSINE);
-    assertThat(index.search(new float[DIM], 5, EF, Float.NEGATIVE_INFINITY, VectorIndex.ALL)).isEmpty();
+    assertThat(index.search(new float[DIM], 5, EF, Float.NEGATIVE_INFINITY, VectorIndex.ALL))
+        .isEmpty();
     assertThat(index.size()).isZero();
   }
 
@@ -115,7 +118,8 @@ abstract class VectorIndexContract {
     }
     assertThat(index.size()).isEqualTo(200);
     for (int i = 0; i < 300; i += 10) {
-      List<SearchHit> hits = index.search(data[i], 20, EF, Float.NEGATIVE_INFINITY, VectorIndex.ALL);
+      List<SearchHit> hits =
+          index.search(data[i], 20, EF, Float.NEGATIVE_INFINITY, VectorIndex.ALL);
       assertThat(hits).hasSize(20).allSatisfy(h -> assertThat(h.ordinal() % 3).isNotZero());
     }
     assertThat(index.contains(3)).isFalse();
@@ -151,7 +155,9 @@ abstract class VectorIndexContract {
     float threshold = all.get(9).score();
     List<SearchHit> strong = index.search(data[0], 50, EF, threshold, VectorIndex.ALL);
     assertThat(strong).isEqualTo(all.subList(0, strong.size()));
-    assertThat(strong).hasSizeBetween(10, 11).allSatisfy(h -> assertThat(h.score()).isGreaterThanOrEqualTo(threshold));
+    assertThat(strong)
+        .hasSizeBetween(10, 11)
+        .allSatisfy(h -> assertThat(h.score()).isGreaterThanOrEqualTo(threshold));
     assertThat(index.search(data[0], 5, EF, 1.5f, VectorIndex.ALL)).isEmpty();
   }
 
@@ -201,7 +207,8 @@ abstract class VectorIndexContract {
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("3");
     assertThat(index.size()).isEqualTo(1);
-    assertThat(index.search(data[0], 1, EF, Float.NEGATIVE_INFINITY, VectorIndex.ALL).get(0).score())
+    assertThat(
+            index.search(data[0], 1, EF, Float.NEGATIVE_INFINITY, VectorIndex.ALL).get(0).score())
         .isZero();
   }
 
@@ -224,7 +231,11 @@ abstract class VectorIndexContract {
     assertThat(index.size()).isEqualTo(6);
     for (int i = 0; i < ordinals.length; i++) {
       assertThat(index.contains(ordinals[i])).isTrue();
-      assertThat(index.search(data[i], 1, EF, Float.NEGATIVE_INFINITY, VectorIndex.ALL).get(0).ordinal())
+      assertThat(
+              index
+                  .search(data[i], 1, EF, Float.NEGATIVE_INFINITY, VectorIndex.ALL)
+                  .get(0)
+                  .ordinal())
           .isEqualTo(ordinals[i]);
     }
     assertThat(index.contains(3)).isFalse();
