@@ -48,7 +48,10 @@ final class ChunkTable<C> {
     if (index < table.length && table[index] != null) {
       return table[index];
     }
-    Object[] grown = Arrays.copyOf(table, Math.max(index + 1, table.length + (table.length >> 1)));
+    Object[] grown =
+        index < table.length
+            ? table.clone()
+            : Arrays.copyOf(table, Math.max(index + 1, table.length + (table.length >> 1)));
     Object chunk = factory.apply(index);
     grown[index] = chunk;
     chunks = grown;
