@@ -75,12 +75,16 @@ public final class FlatIndex implements VectorIndex {
       throw new IllegalArgumentException("ordinal must be non-negative, got " + ordinal);
     }
     checkDimension(vector);
+    insert(ordinal, vector, metric == Metric.COSINE);
+  }
+
+  private void insert(int ordinal, float[] vector, boolean normalize) {
     Chunk chunk = chunks.ensure(ordinal);
     int slot = ordinal & ChunkTable.MASK;
     if (!STATE.compareAndSet(chunk.state, slot, 0, CLAIMED)) {
       throw new IllegalStateException("ordinal " + ordinal + " was already added");
     }
-    if (metric == Metric.COSINE) {
+    if (normalize) {
       VectorMath.normalizeInto(vector, chunk.vectors, slot * dimension);
     } else {
       System.arraycopy(vector, 0, chunk.vectors, slot * dimension, dimension);
@@ -261,7 +265,7 @@ public final class FlatIndex implements VectorIndex {
         if (ordinal < 0 || index.contains(ordinal)) {
           throw in.corrupt("bad or duplicate ordinal " + ordinal);
         }
-        index.add(ordinal, v.clone());
+        index.insert(ordinal, v, false);
       }
       in.expectEnd();
       return index;
