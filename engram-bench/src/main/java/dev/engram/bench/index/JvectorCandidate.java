@@ -54,6 +54,9 @@ final class JvectorCandidate implements IndexBench.Candidate {
     return true;
   }
 
+  // This constructor takes per-layer degrees and both pools, as PEERS.md's fair comparison needs;
+  // it is deprecated in jvector 4.0.2 but still the one that exposes all of those settings.
+  @SuppressWarnings("deprecation")
   @Override
   public void build(float[][] data, int threads) throws Exception {
     graph = null;
