@@ -2,7 +2,6 @@ package dev.engram.core.index;
 
 import dev.engram.core.model.Metric;
 import java.io.IOException;
-import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -65,14 +64,14 @@ import java.util.function.IntPredicate;
  * <p>Thread-safety: all methods may be called concurrently from any thread.
  */
 public final class HnswIndex implements VectorIndex {
-  private static final int CLAIMED = 1;
+  private static final int CLAIMED = SlotStates.CLAIMED;
   private static final int LINKED = 2;
-  private static final int DELETED = 4;
+  private static final int DELETED = SlotStates.DELETED;
   private static final int LEVEL_SHIFT = 8;
   private static final int MAX_LEVEL = 15;
   private static final int STRIPES = 4096;
   private static final long DEFAULT_SEED = 0x5EEDL;
-  private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
+  private static final VarHandle INTS = SlotStates.INTS;
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   private final int dimension;
@@ -516,15 +515,8 @@ public final class HnswIndex implements VectorIndex {
     if (chunk == null) {
       return false;
     }
-    int slot = ordinal & ChunkTable.MASK;
-    while (true) {
-      int state = (int) INTS.getVolatile(chunk.state, slot);
-      if (state == 0 || (state & DELETED) != 0) {
-        return false;
-      }
-      if (INTS.compareAndSet(chunk.state, slot, state, state | DELETED)) {
-        break;
-      }
+    if (!SlotStates.tombstone(chunk.state, ordinal & ChunkTable.MASK)) {
+      return false;
     }
     size.decrementAndGet();
     int pending = unrepaired.incrementAndGet();
@@ -885,10 +877,7 @@ public final class HnswIndex implements VectorIndex {
   }
 
   private static void setFlag(Chunk chunk, int slot, int flag) {
-    int state;
-    do {
-      state = (int) INTS.getVolatile(chunk.state, slot);
-    } while (!INTS.compareAndSet(chunk.state, slot, state, state | flag));
+    SlotStates.setFlag(chunk.state, slot, flag);
   }
 
   private Object lockFor(int ordinal) {
