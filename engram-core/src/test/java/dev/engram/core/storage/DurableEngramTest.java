@@ -94,7 +94,6 @@ class DurableEngramTest {
   }
 
   private void assertAllRecallable(Engram engine, List<Episode> expected) {
-    int misses = 0;
     assertThat(engine.getSpace(SPACE).episodeCount()).isEqualTo(expected.size());
     for (Episode e : expected) {
       Episode stored = engine.episode(SPACE, e.id());
@@ -106,22 +105,6 @@ class DurableEngramTest {
       List<Memory> top =
           engine.recall(SPACE, new RecallQuery("q", "", e.embedding(), "", 1, 0, null)).memories();
       assertThat(top).as("top-1 for " + e.id()).hasSize(1);
-      if (!top.getFirst().episode().id().equals(e.id())) {
-        List<Memory> more =
-            engine
-                .recall(SPACE, new RecallQuery("q", "", e.embedding(), "", 50, 0, null))
-                .memories();
-        System.err.println(
-            "MISS "
-                + e.id()
-                + " got "
-                + top.getFirst().episode().id()
-                + " score "
-                + top.getFirst().score()
-                + " in50="
-                + more.stream().anyMatch(m -> m.episode().id().equals(e.id())));
-        continue;
-      }
       assertThat(top.getFirst().episode().id()).isEqualTo(e.id());
     }
   }
