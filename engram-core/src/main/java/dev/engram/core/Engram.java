@@ -16,6 +16,9 @@ import dev.engram.core.session.SessionOutput;
 import dev.engram.core.session.StreamConnection;
 import dev.engram.core.space.MemorySpace;
 import dev.engram.core.space.SpaceRegistry;
+import dev.engram.core.storage.DurableStore;
+import dev.engram.core.storage.Journal;
+import dev.engram.core.storage.StorageConfig;
 import java.util.List;
 import java.util.UUID;
 
@@ -33,15 +36,33 @@ public final class Engram implements AutoCloseable {
   private final Recaller recaller;
   private final SessionManager sessions;
   private final EngramConfig config;
+  private final DurableStore store; // null: in memory only
+  private DurableStore.Recovered recovered;
   private volatile boolean shuttingDown;
 
+  /** An engine that keeps everything in memory (tests, embedding). */
   public Engram(EngramConfig config) {
+    this(config, null);
+  }
+
+  /**
+   * An engine persisted under {@code storage.dataDir()} (null: in memory only). Opening locks the
+   * directory and recovers spaces, episodes, graphs and sessions before it returns.
+   *
+   * @throws dev.engram.core.storage.DataDirectoryInUseException if another server holds the
+   *     directory
+   */
+  public Engram(EngramConfig config, StorageConfig storage) {
     this.config = config;
-    this.spaces = new SpaceRegistry(config.indexFactory(), config.efSearch());
+    this.store =
+        storage == null ? null : DurableStore.open(storage, config.indexFactory(), config.clock());
+    this.spaces =
+        new SpaceRegistry(
+            store == null ? config.indexFactory() : store.indexFactory(), config.efSearch());
     this.queue =
         new IngestQueue(
             config.queueCapacity(), config.workers(), config.faults(), config.nanoClock());
-    this.acceptor = new Acceptor(queue, config.clock());
+    this.acceptor = new Acceptor(queue, config.clock(), store == null ? Journal.IN_MEMORY : store);
     this.recaller = new Recaller(config.nanoClock());
     this.sessions =
         new SessionManager(
@@ -53,12 +74,33 @@ public final class Engram implements AutoCloseable {
             config.tickMillis(),
             config.maxRetainedSessions(),
             config.drainTimeout().toNanos());
+    if (store != null) {
+      try {
+        recovered =
+            store.recover(
+                spaces, sessions::restore, config.maxRetainedSessions(), config.workers());
+      } catch (RuntimeException e) {
+        close();
+        throw e;
+      }
+    }
+  }
+
+  /** What recovery found at start (null for an in-memory engine). */
+  public DurableStore.Recovered recovered() {
+    return recovered;
+  }
+
+  /** The store, or null for an in-memory engine. */
+  public DurableStore store() {
+    return store;
   }
 
   // ---- spaces ----
 
   public SpaceInfo createSpace(SpaceConfig space) {
-    return spaces.create(space).info();
+    refuseIfShuttingDown();
+    return (store == null ? spaces.create(space) : store.createSpace(spaces, space)).info();
   }
 
   public SpaceInfo getSpace(SpaceId id) {
@@ -71,7 +113,8 @@ public final class Engram implements AutoCloseable {
 
   /** Deletes a space; streams open on it end with {@code NOT_FOUND}. */
   public void deleteSpace(SpaceId id) {
-    sessions.spaceDeleted(spaces.delete(id));
+    refuseIfShuttingDown();
+    sessions.spaceDeleted(store == null ? spaces.delete(id) : store.deleteSpace(spaces, id));
   }
 
   // ---- memories ----
@@ -89,7 +132,8 @@ public final class Engram implements AutoCloseable {
   /** Forgets episodes by id; returns how many were stored. */
   public int forget(SpaceId id, List<String> ids) {
     refuseIfShuttingDown();
-    return spaces.get(id).forget(ids);
+    MemorySpace space = spaces.get(id);
+    return store == null ? space.forget(ids) : store.forget(space, ids);
   }
 
   /** The stored episode with this id, or null. */
@@ -130,6 +174,9 @@ public final class Engram implements AutoCloseable {
   public void close() {
     sessions.close();
     queue.close();
+    if (store != null) {
+      store.close(); // final graph snapshots, flush, unlock
+    }
   }
 
   private void refuseIfShuttingDown() {

@@ -15,7 +15,9 @@ import java.util.function.LongSupplier;
  *
  * @param queueCapacity admission queue capacity (episodes)
  * @param workers index worker threads
- * @param efSearch recall search width
+ * @param efSearch recall search width (default 100: wider than the index's own default of 64, so an
+ *     episode is found by its own vector even on hard, unclustered data; measured on random 32-d
+ *     vectors, ef 64 missed 1 in 5,000 and ef 100 none)
  * @param indexFactory makes an empty vector index for a new space
  * @param clock wall-clock time for episodes that carry none
  * @param nanoClock monotonic time for rates and timeouts
@@ -52,7 +54,7 @@ public record EngramConfig(
   public static final class Builder {
     private int queueCapacity = 10_000;
     private int workers = Runtime.getRuntime().availableProcessors();
-    private int efSearch = 64;
+    private int efSearch = 100;
     private Function<SpaceConfig, VectorIndex> indexFactory = Indexes::hnsw;
     private InstantSource clock = InstantSource.system();
     private LongSupplier nanoClock = System::nanoTime;

@@ -2,6 +2,7 @@ package dev.engram.server;
 
 import dev.engram.core.Engram;
 import dev.engram.core.EngramConfig;
+import dev.engram.core.storage.StorageConfig;
 import dev.engram.proto.v1.MemoryServiceGrpc;
 import dev.engram.server.grpc.MemoryServiceImpl;
 import io.grpc.Server;
@@ -54,8 +55,21 @@ public final class EngramServer implements AutoCloseable {
    */
   public static EngramServer start(int grpcPort, Path dataDir, EngramConfig engine)
       throws IOException {
+    return start(grpcPort, StorageConfig.of(dataDir), engine);
+  }
+
+  /**
+   * Starts a server whose engine persists per {@code storage}. Recovery (spaces, episodes, graphs,
+   * sessions) completes before the port opens.
+   *
+   * @throws dev.engram.core.storage.DataDirectoryInUseException if another server holds the data
+   *     directory
+   */
+  public static EngramServer start(int grpcPort, StorageConfig storage, EngramConfig engine)
+      throws IOException {
+    Path dataDir = storage.dataDir();
     Files.createDirectories(dataDir);
-    Engram core = new Engram(engine);
+    Engram core = new Engram(engine, storage);
     HealthStatusManager health = new HealthStatusManager();
     ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     Server server;

@@ -2,7 +2,6 @@ package dev.engram.core.index;
 
 import dev.engram.core.model.Metric;
 import java.io.IOException;
-import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,10 +28,10 @@ import java.util.function.IntPredicate;
  * <p>Thread-safety: all methods may be called concurrently from any thread.
  */
 public final class FlatIndex implements VectorIndex {
-  private static final int CLAIMED = 1;
+  private static final int CLAIMED = SlotStates.CLAIMED;
   private static final int VISIBLE = 2;
-  private static final int DELETED = 4;
-  private static final VarHandle STATE = MethodHandles.arrayElementVarHandle(int[].class);
+  private static final int DELETED = SlotStates.DELETED;
+  private static final VarHandle STATE = SlotStates.INTS;
 
   private final int dimension;
   private final Metric metric;
@@ -75,22 +74,23 @@ public final class FlatIndex implements VectorIndex {
       throw new IllegalArgumentException("ordinal must be non-negative, got " + ordinal);
     }
     checkDimension(vector);
+    insert(ordinal, vector, metric == Metric.COSINE);
+  }
+
+  private void insert(int ordinal, float[] vector, boolean normalize) {
     Chunk chunk = chunks.ensure(ordinal);
     int slot = ordinal & ChunkTable.MASK;
     if (!STATE.compareAndSet(chunk.state, slot, 0, CLAIMED)) {
       throw new IllegalStateException("ordinal " + ordinal + " was already added");
     }
-    if (metric == Metric.COSINE) {
+    if (normalize) {
       VectorMath.normalizeInto(vector, chunk.vectors, slot * dimension);
     } else {
       System.arraycopy(vector, 0, chunk.vectors, slot * dimension, dimension);
     }
     highWater.accumulateAndGet(ordinal + 1, Math::max);
     size.incrementAndGet();
-    int state;
-    do {
-      state = (int) STATE.getVolatile(chunk.state, slot);
-    } while (!STATE.compareAndSet(chunk.state, slot, state, state | VISIBLE));
+    SlotStates.setFlag(chunk.state, slot, VISIBLE);
   }
 
   @Override
@@ -99,17 +99,11 @@ public final class FlatIndex implements VectorIndex {
     if (chunk == null) {
       return false;
     }
-    int slot = ordinal & ChunkTable.MASK;
-    while (true) {
-      int state = (int) STATE.getVolatile(chunk.state, slot);
-      if (state == 0 || (state & DELETED) != 0) {
-        return false;
-      }
-      if (STATE.compareAndSet(chunk.state, slot, state, state | DELETED)) {
-        size.decrementAndGet();
-        return true;
-      }
+    if (!SlotStates.tombstone(chunk.state, ordinal & ChunkTable.MASK)) {
+      return false;
     }
+    size.decrementAndGet();
+    return true;
   }
 
   @Override
@@ -261,7 +255,7 @@ public final class FlatIndex implements VectorIndex {
         if (ordinal < 0 || index.contains(ordinal)) {
           throw in.corrupt("bad or duplicate ordinal " + ordinal);
         }
-        index.add(ordinal, v.clone());
+        index.insert(ordinal, v, false);
       }
       in.expectEnd();
       return index;

@@ -2,7 +2,6 @@ package dev.engram.core.index;
 
 import dev.engram.core.model.Metric;
 import java.io.IOException;
-import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -39,6 +38,9 @@ import java.util.function.IntPredicate;
  *       harmless for a heuristic graph — but every id it sees belongs to a node whose vector and
  *       lists were fully written before that id was first stored anywhere (vector first, then the
  *       node's own lists, then the back-links), so it never reads a half-written vector.
+ *   <li>An insert first searches every layer from the top down, then links from layer 0 upwards: a
+ *       node becomes reachable on a layer only after its lists on every lower layer are written, so
+ *       a concurrent insert descending through it never lands on an empty layer-0 list.
  *   <li>The entry point is an immutable {@code (node, level)} pair in an {@link AtomicReference},
  *       set from empty and raised to a higher level only by compare-and-set after the new node is
  *       fully linked.
@@ -62,14 +64,14 @@ import java.util.function.IntPredicate;
  * <p>Thread-safety: all methods may be called concurrently from any thread.
  */
 public final class HnswIndex implements VectorIndex {
-  private static final int CLAIMED = 1;
+  private static final int CLAIMED = SlotStates.CLAIMED;
   private static final int LINKED = 2;
-  private static final int DELETED = 4;
+  private static final int DELETED = SlotStates.DELETED;
   private static final int LEVEL_SHIFT = 8;
   private static final int MAX_LEVEL = 15;
   private static final int STRIPES = 4096;
   private static final long DEFAULT_SEED = 0x5EEDL;
-  private static final VarHandle INTS = MethodHandles.arrayElementVarHandle(int[].class);
+  private static final VarHandle INTS = SlotStates.INTS;
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
   private final int dimension;
@@ -188,8 +190,14 @@ public final class HnswIndex implements VectorIndex {
       ep = entry.get();
     }
     s.ensure(maxDegree0, params.efConstruction());
+    int top = Math.min(level, ep.level);
+    int[][] chosenIds = new int[top + 1][];
+    float[][] chosenScores = new float[top + 1][];
     int cur = greedyDescent(q, qo, ep.node, ep.level, level, s);
-    for (int layer = Math.min(level, ep.level); layer >= 0; layer--) {
+    // Search every layer first, then link bottom-up: the node becomes reachable on a layer only
+    // once its lists on all lower layers are complete, so no concurrent insert can descend into
+    // it and find an empty layer-0 list.
+    for (int layer = top; layer >= 0; layer--) {
       searchLayer(q, qo, cur, params.efConstruction(), layer, null, false, s);
       int n = s.results.drainDescending(s.ids, s.scores);
       if (n > 0) {
@@ -203,10 +211,25 @@ public final class HnswIndex implements VectorIndex {
           s.scores[live++] = s.scores[i];
         }
       }
-      int chosen = selectNeighbours(s.ids, s.scores, live, m, s.selected, s.selectedScores);
-      writeList(node, layer, s.selected, chosen);
-      for (int i = 0; i < chosen; i++) {
-        addBackLink(s.selected[i], node, s.selectedScores[i], layer, s);
+      if (live == 0) {
+        // Everything reachable is removed (e.g. a removed entry point in a young graph): link to
+        // the tombstones anyway, so the node is reachable; repair reroutes around them later.
+        for (int i = 0; i < n; i++) {
+          if (s.ids[i] != node) {
+            s.ids[live] = s.ids[i];
+            s.scores[live++] = s.scores[i];
+          }
+        }
+      }
+      int chosen = selectNeighbours(s.ids, s.scores, live, m, s.selected, s.selectedScores, true);
+      chosenIds[layer] = Arrays.copyOf(s.selected, chosen);
+      chosenScores[layer] = Arrays.copyOf(s.selectedScores, chosen);
+    }
+    for (int layer = 0; layer <= top; layer++) {
+      int[] ids = chosenIds[layer];
+      writeList(node, layer, ids, ids.length);
+      for (int i = 0; i < ids.length; i++) {
+        addBackLink(ids[i], node, chosenScores[layer][i], layer, s);
       }
     }
     while (true) {
@@ -261,7 +284,7 @@ public final class HnswIndex implements VectorIndex {
       s.pruneIds[i] = (int) k;
       s.pruneScores[i] = scoreOfKey(k);
     }
-    return selectNeighbours(s.pruneIds, s.pruneScores, n, cap, s.pruned, s.prunedScores);
+    return selectNeighbours(s.pruneIds, s.pruneScores, n, cap, s.pruned, s.prunedScores, true);
   }
 
   private void writeList(int node, int layer, int[] ids, int count) {
@@ -286,11 +309,15 @@ public final class HnswIndex implements VectorIndex {
   /**
    * The HNSW neighbour-selection heuristic: walk candidates from closest to farthest and keep one
    * only if it is closer to the base than to every neighbour already kept. Candidates must be
-   * sorted by descending score.
+   * sorted by descending score. With {@code fill}, slots the heuristic left empty are then filled
+   * with the closest candidates it skipped (hnswlib's {@code keepPrunedConnections}). Engram always
+   * fills: on clustered data the bare heuristic often keeps one or two links, and a node whose few
+   * back-links are later pruned away becomes unreachable; full lists prevent that.
    */
   private int selectNeighbours(
-      int[] ids, float[] scores, int n, int max, int[] out, float[] outScores) {
+      int[] ids, float[] scores, int n, int max, int[] out, float[] outScores, boolean fill) {
     int count = 0;
+    int skipped = 0;
     for (int i = 0; i < n && count < max; i++) {
       int candidate = ids[i];
       float toBase = scores[i];
@@ -306,7 +333,15 @@ public final class HnswIndex implements VectorIndex {
       if (keep) {
         out[count] = candidate;
         outScores[count++] = toBase;
+      } else if (fill) {
+        // Compact skipped candidates to the front of the input, preserving order.
+        ids[skipped] = candidate;
+        scores[skipped++] = toBase;
       }
+    }
+    for (int i = 0; fill && i < skipped && count < max; i++) {
+      out[count] = ids[i];
+      outScores[count++] = scores[i];
     }
     return count;
   }
@@ -480,15 +515,8 @@ public final class HnswIndex implements VectorIndex {
     if (chunk == null) {
       return false;
     }
-    int slot = ordinal & ChunkTable.MASK;
-    while (true) {
-      int state = (int) INTS.getVolatile(chunk.state, slot);
-      if (state == 0 || (state & DELETED) != 0) {
-        return false;
-      }
-      if (INTS.compareAndSet(chunk.state, slot, state, state | DELETED)) {
-        break;
-      }
+    if (!SlotStates.tombstone(chunk.state, ordinal & ChunkTable.MASK)) {
+      return false;
     }
     size.decrementAndGet();
     int pending = unrepaired.incrementAndGet();
@@ -587,6 +615,9 @@ public final class HnswIndex implements VectorIndex {
             n = s.addKey(n, key(score(nv, no, second), second));
           }
         }
+      }
+      if (n == 0) {
+        return false; // only tombstones around: keep them as routing nodes for now
       }
       s.ensurePrune(n);
       int chosen = selectFromKeys(s, n, cap);
@@ -846,10 +877,7 @@ public final class HnswIndex implements VectorIndex {
   }
 
   private static void setFlag(Chunk chunk, int slot, int flag) {
-    int state;
-    do {
-      state = (int) INTS.getVolatile(chunk.state, slot);
-    } while (!INTS.compareAndSet(chunk.state, slot, state, state | flag));
+    SlotStates.setFlag(chunk.state, slot, flag);
   }
 
   private Object lockFor(int ordinal) {

@@ -78,7 +78,9 @@ public final class IngestQueue implements AutoCloseable {
     this.workers = new IndexWorker[workerCount];
     for (int i = 0; i < workerCount; i++) {
       workers[i] = new IndexWorker(i, this);
-      start(workers[i]);
+    }
+    for (IndexWorker worker : workers) {
+      start(worker); // only once all exist: an idle worker looks at the others to steal
     }
   }
 

@@ -8,6 +8,8 @@ import dev.engram.core.model.InvalidInputException;
 import dev.engram.core.model.OverloadedException;
 import dev.engram.core.space.Admission;
 import dev.engram.core.space.MemorySpace;
+import dev.engram.core.storage.Journal;
+import dev.engram.core.storage.WriteSet;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,18 +19,32 @@ import java.util.List;
  * space, store in the space (idempotent by id), hand to an index worker. Callers reserve queue room
  * first; the acceptor releases it for episodes that do not need indexing.
  *
- * <p>The durable append (write-ahead log) belongs between {@link MemorySpace#admit} and the ack;
- * see docs/architecture.md.
+ * <p>Durability: every admission is recorded in a {@link WriteSet} (one per stream message or unary
+ * call) that the caller commits to the store's write-ahead log before it acknowledges; see
+ * docs/durability.md.
  *
  * <p>Thread-safety: stateless apart from injected collaborators; safe from any thread.
  */
 public final class Acceptor {
   private final IngestQueue queue;
   private final InstantSource clock;
+  private final Journal journal;
 
+  /** An acceptor that keeps nothing on disk. */
   public Acceptor(IngestQueue queue, InstantSource clock) {
+    this(queue, clock, Journal.IN_MEMORY);
+  }
+
+  /** An acceptor that records what it admits in {@code journal} before callers acknowledge. */
+  public Acceptor(IngestQueue queue, InstantSource clock, Journal journal) {
     this.queue = queue;
     this.clock = clock;
+    this.journal = journal;
+  }
+
+  /** A new write set: record admissions into it, commit it, then acknowledge. */
+  public WriteSet begin() {
+    return journal.begin();
   }
 
   /** The result of {@link #remember}. */
@@ -61,12 +77,28 @@ public final class Acceptor {
    */
   public boolean admitReserved(
       MemorySpace space, Episode valid, long sequence, IndexCallback callback) {
+    WriteSet writes = journal.begin();
+    try {
+      return admitReserved(space, valid, sequence, callback, writes);
+    } finally {
+      writes.commit();
+    }
+  }
+
+  /**
+   * As {@link #admitReserved(MemorySpace, Episode, long, IndexCallback)}, recording the admission
+   * in {@code writes}; the caller commits it before acknowledging.
+   */
+  public boolean admitReserved(
+      MemorySpace space, Episode valid, long sequence, IndexCallback callback, WriteSet writes) {
     return switch (space.admit(valid)) {
       case Admission.Accepted accepted -> {
+        writes.admitted(space, accepted.ordinal(), valid);
         queue.submit(space, accepted.ordinal(), sequence, callback);
         yield true;
       }
       case Admission.Duplicate ignored -> {
+        writes.duplicate(space, valid.id());
         queue.release(1);
         callback.indexed(sequence);
         yield false;
@@ -102,11 +134,16 @@ public final class Acceptor {
     }
     List<String> ids = new ArrayList<>(valid.size());
     int duplicates = 0;
-    for (Episode episode : valid) {
-      if (!admitReserved(space, episode, 0, IndexCallback.NONE)) {
-        duplicates++;
+    WriteSet writes = journal.begin();
+    try {
+      for (Episode episode : valid) {
+        if (!admitReserved(space, episode, 0, IndexCallback.NONE, writes)) {
+          duplicates++;
+        }
+        ids.add(episode.id());
       }
-      ids.add(episode.id());
+    } finally {
+      writes.commit(); // durable before the answer; on failure nothing stays admitted
     }
     return new Remembered(ids, duplicates);
   }

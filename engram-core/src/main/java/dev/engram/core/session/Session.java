@@ -16,6 +16,7 @@ import dev.engram.core.session.SessionEvent.ResendReason;
 import dev.engram.core.session.SessionEvent.Status;
 import dev.engram.core.session.SessionEvent.StreamState;
 import dev.engram.core.space.MemorySpace;
+import dev.engram.core.storage.WriteSet;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -40,7 +41,7 @@ public final class Session implements IndexCallback {
   private final String id;
   private final MemorySpace space;
   private final SessionManager manager;
-  private final Watermark indexed = new Watermark(0);
+  private final Watermark indexed;
   private final ReentrantLock lock = new ReentrantLock();
 
   // Guarded by lock.
@@ -57,10 +58,17 @@ public final class Session implements IndexCallback {
   private volatile long lastActiveNanos;
 
   Session(String id, MemorySpace space, SessionManager manager, long nowNanos) {
+    this(id, space, manager, nowNanos, 1);
+  }
+
+  /** A session restored after a restart: everything before {@code nextSequence} is indexed. */
+  Session(String id, MemorySpace space, SessionManager manager, long nowNanos, long nextSequence) {
     this.id = id;
     this.space = space;
     this.manager = manager;
     this.lastActiveNanos = nowNanos;
+    this.expected = nextSequence;
+    this.indexed = new Watermark(nextSequence - 1);
   }
 
   public String id() {
@@ -125,14 +133,44 @@ public final class Session implements IndexCallback {
     updateStatus();
     List<Episode> unseen = episodes.subList((int) (expected - firstSequence), episodes.size());
     int granted = manager.queue().tryReserve(unseen.size());
-    for (int i = 0; i < granted; i++) {
-      accept(unseen.get(i), expected);
-      expected++;
+    long first = expected;
+    WriteSet writes = manager.acceptor().begin();
+    boolean durable = false;
+    try {
+      for (int i = 0; i < granted; i++) {
+        accept(unseen.get(i), expected, writes);
+        expected++;
+      }
+      if (expected != first) {
+        writes.sessionProgress(id, space, expected - 1);
+      }
+    } finally {
+      // Commit whatever was admitted, even if the loop failed: durable before the ack.
+      durable = commit(writes, first);
+    }
+    if (!durable) {
+      return;
     }
     if (granted < unseen.size()) {
       overloaded();
     }
     sendAck();
+  }
+
+  /**
+   * Makes a message's writes durable. On failure nothing of the message is acknowledged: the
+   * expected number goes back so the client resends it, and the stream ends with the storage
+   * error's status.
+   */
+  private boolean commit(WriteSet writes, long firstOfMessage) {
+    try {
+      writes.commit();
+      return true;
+    } catch (EngramException e) {
+      expected = firstOfMessage;
+      finish(new SessionEvent.Error(StatusCode.of(e), e.getMessage()));
+      return false;
+    }
   }
 
   /** A recall on the stream; it sees every observation acknowledged before it. */
@@ -304,10 +342,10 @@ public final class Session implements IndexCallback {
 
   // ---- internals (lock held unless noted) ----
 
-  private void accept(Episode episode, long sequence) {
+  private void accept(Episode episode, long sequence, WriteSet writes) {
     try {
       Episode valid = manager.acceptor().validate(space, episode, id + "/" + sequence);
-      manager.acceptor().admitReserved(space, valid, sequence, this);
+      manager.acceptor().admitReserved(space, valid, sequence, this, writes);
     } catch (InvalidInputException e) {
       manager.queue().release(1);
       indexed.complete(sequence);

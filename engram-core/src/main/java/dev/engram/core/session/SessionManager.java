@@ -104,6 +104,14 @@ public final class SessionManager implements AutoCloseable {
     return session;
   }
 
+  /**
+   * Recovery only, before serving: a session that existed before a restart, so its client can
+   * resume it; it expects {@code nextSequence} and everything before it counts as indexed.
+   */
+  public void restore(String sessionId, MemorySpace space, long nextSequence) {
+    sessions.putIfAbsent(sessionId, new Session(sessionId, space, this, nanoTime(), nextSequence));
+  }
+
   /** Ends every stream on a deleted space with {@code NOT_FOUND}, and forgets its sessions. */
   public void spaceDeleted(MemorySpace space) {
     sessions

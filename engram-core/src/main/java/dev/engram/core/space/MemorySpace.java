@@ -79,6 +79,24 @@ public final class MemorySpace {
     return new Admission.Accepted(ordinal, episode.id());
   }
 
+  /**
+   * Recovery only, before the space serves: puts back a stored episode under its stored ordinal. An
+   * episode the recovered index does not hold yet goes into the fresh segment until it is indexed.
+   */
+  public void restore(int ordinal, Episode episode, boolean indexed) {
+    ordinalsById.put(episode.id(), ordinal);
+    episodes.put(ordinal, episode);
+    nextOrdinal.accumulateAndGet(ordinal + 1, Math::max);
+    if (!indexed) {
+      fresh.add(ordinal, episode.embedding());
+    }
+  }
+
+  /** Recovery only: ordinals below {@code limit} (e.g. still in a graph snapshot) stay unused. */
+  public void reserveOrdinalsBelow(int limit) {
+    nextOrdinal.accumulateAndGet(limit, Math::max);
+  }
+
   /** Inserts an admitted episode into the vector index. Called by index workers. */
   public void index(int ordinal) {
     Episode episode = episodes.get(ordinal);

@@ -1,10 +1,14 @@
 package dev.engram.server.cli;
 
 import dev.engram.core.EngramConfig;
+import dev.engram.core.model.EngramException;
+import dev.engram.core.storage.FsyncPolicy;
+import dev.engram.core.storage.StorageConfig;
 import dev.engram.server.EngramServer;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
@@ -17,10 +21,14 @@ import java.util.List;
 public final class Main {
   static final String USAGE =
       """
-      usage: engram serve [--grpc-port N] [--data-dir DIR] [--queue-capacity N] [--workers N]
+      usage: engram serve [--grpc-port N] [--data-dir DIR] [--fsync always|interval|never]
+                          [--snapshot-interval SECONDS] [--queue-capacity N] [--workers N]
 
         --grpc-port N        gRPC port (default 50051; 0 picks a free port)
         --data-dir DIR       data directory (default ./engram-data)
+        --fsync MODE         always: ack after fsync; interval (default): ack after the OS has
+                             the write, fsync every 100 ms; never: no log (tests, benchmarks)
+        --snapshot-interval S  seconds between graph snapshots (default 300)
         --queue-capacity N   admission queue capacity in episodes (default 10000)
         --workers N          index worker threads (default: available processors)
       """;
@@ -54,8 +62,13 @@ public final class Main {
       err.print(USAGE);
       return 2;
     }
-    EngramServer server =
-        EngramServer.start(options.grpcPort(), options.dataDir(), options.engineConfig());
+    EngramServer server;
+    try {
+      server = EngramServer.start(options.grpcPort(), options.storage(), options.engineConfig());
+    } catch (EngramException e) {
+      err.println("engram: " + e.getMessage());
+      return 1;
+    }
     Runtime.getRuntime().addShutdownHook(new Thread(server::shutdown, "engram-shutdown"));
     out.printf(
         "Engram listening: gRPC on port %d, data in %s (queue %d, %d index workers)%n",
@@ -69,11 +82,17 @@ public final class Main {
   }
 
   /** The options of {@code engram serve}, each checked as it is parsed. */
-  record ServeOptions(int grpcPort, Path dataDir, EngramConfig engineConfig) {
+  record ServeOptions(int grpcPort, StorageConfig storage, EngramConfig engineConfig) {
+
+    Path dataDir() {
+      return storage.dataDir();
+    }
 
     static ServeOptions parse(List<String> args) {
       int port = 50051;
       Path dataDir = Path.of("engram-data");
+      FsyncPolicy fsync = FsyncPolicy.INTERVAL;
+      Duration snapshotInterval = StorageConfig.DEFAULT_SNAPSHOT_INTERVAL;
       EngramConfig.Builder engine = EngramConfig.builder();
       Deque<String> rest = new ArrayDeque<>(args);
       while (!rest.isEmpty()) {
@@ -81,12 +100,17 @@ public final class Main {
         switch (option) {
           case "--grpc-port" -> port = intValue(option, rest, 0, 65535);
           case "--data-dir" -> dataDir = Path.of(value(option, rest));
+          case "--fsync" -> fsync = FsyncPolicy.parse(value(option, rest));
+          case "--snapshot-interval" ->
+              snapshotInterval = Duration.ofSeconds(intValue(option, rest, 1, 86_400));
           case "--queue-capacity" -> engine.queueCapacity(intValue(option, rest, 10, 100_000_000));
           case "--workers" -> engine.workers(intValue(option, rest, 1, 1024));
           default -> throw new IllegalArgumentException("unknown option '" + option + "'");
         }
       }
-      return new ServeOptions(port, dataDir, engine.build());
+      StorageConfig storage =
+          StorageConfig.of(dataDir).withFsync(fsync).withSnapshotInterval(snapshotInterval);
+      return new ServeOptions(port, storage, engine.build());
     }
 
     private static String value(String option, Deque<String> rest) {

@@ -1,0 +1,364 @@
+package dev.engram.bench.index;
+
+import dev.engram.core.index.FlatIndex;
+import dev.engram.core.index.HnswIndex;
+import dev.engram.core.index.HnswParams;
+import dev.engram.core.index.SearchHit;
+import dev.engram.core.index.VectorIndex;
+import dev.engram.core.index.VectorMath;
+import dev.engram.core.model.Metric;
+import dev.engram.core.testdata.ClusteredVectors;
+import java.io.BufferedReader;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.HdrHistogram.Histogram;
+
+/**
+ * Index benchmark: our HNSW vs jvector vs exact scan on the PEERS.md clustered recipe. Prints
+ * figures, asserts nothing.
+ *
+ * <p>{@code --index all} computes the exact ground truth once (cached under {@code --cache}) and
+ * re-launches this main once per index in a fresh JVM with the same flags, so jvector (which turns
+ * off Vector API bounds checks JVM-wide) never shares a JVM with our index; then prints one
+ * Markdown table. {@code --index hnsw|jvector|exact} runs one index and prints one {@code RESULT}
+ * line.
+ *
+ * <p>Options: {@code --dim 384 --n 100000 --queries 1000 --warmup 3000 --m 16 --efc 100 --seed 42
+ * --cache target/bench-cache}.
+ */
+public final class IndexBench {
+  private static final int K = 10;
+  private static final int[] EFS = {64, 128};
+
+  private IndexBench() {}
+
+  public static void main(String[] args) throws Exception {
+    Map<String, String> opts = parse(args);
+    String which = opts.getOrDefault("index", "all");
+    int dim = Integer.parseInt(opts.getOrDefault("dim", "384"));
+    int n = Integer.parseInt(opts.getOrDefault("n", "100000"));
+    int queries = Integer.parseInt(opts.getOrDefault("queries", "1000"));
+    long seed = Long.parseLong(opts.getOrDefault("seed", "42"));
+    Path cache = Path.of(opts.getOrDefault("cache", "target/bench-cache"));
+    Path truthFile = cache.resolve("truth-" + dim + "-" + n + "-" + queries + "-" + seed + ".bin");
+    if (which.equals("all")) {
+      ensureTruth(truthFile, dim, n, queries, seed);
+      List<String> rows = new ArrayList<>();
+      for (String index : List.of("hnsw", "jvector", "exact")) {
+        rows.add(runChild(index, args));
+      }
+      printTable(dim, n, rows);
+      return;
+    }
+    ensureTruth(truthFile, dim, n, queries, seed);
+    Workload w = new Workload(dim, n, queries, seed, readTruth(truthFile));
+    int warmup = Integer.parseInt(opts.getOrDefault("warmup", "3000"));
+    int m = Integer.parseInt(opts.getOrDefault("m", "16"));
+    int efc = Integer.parseInt(opts.getOrDefault("efc", "100"));
+    Candidate candidate =
+        switch (which) {
+          case "hnsw" -> new OurHnsw(dim, m, efc);
+          case "jvector" -> JvectorCandidate.create(dim, m, efc);
+          case "exact" -> new Exact(dim);
+          default -> throw new IllegalArgumentException("unknown --index " + which);
+        };
+    System.out.println(measure(candidate, w, warmup));
+  }
+
+  /** One index under test. Builds are fresh each time. */
+  interface Candidate {
+    String name();
+
+    /** Builds over all data with {@code threads} threads; returns nothing, keeps the index. */
+    void build(float[][] data, int threads) throws Exception;
+
+    boolean approximate();
+
+    /** Top-k ordinals at search width {@code ef}. */
+    int[] search(float[] query, int k, int ef);
+  }
+
+  record Workload(int dim, int n, int queries, long seed, int[][] truth) {
+    float[][] data() {
+      return new ClusteredVectors(dim, 1000, seed).take(n);
+    }
+
+    float[][] queryVectors(int count) {
+      return new ClusteredVectors(dim, 1000, seed).queries(count);
+    }
+  }
+
+  private static String measure(Candidate c, Workload w, int warmup) throws Exception {
+    float[][] data = w.data();
+    float[][] allQueries = w.queryVectors(w.queries() + warmup);
+    float[][] queries = java.util.Arrays.copyOf(allQueries, w.queries());
+    StringBuilder row = new StringBuilder("RESULT|" + c.name() + "|" + w.dim() + "|" + w.n());
+    if (c.approximate()) {
+      for (int threads : new int[] {1, 2}) {
+        gc();
+        long start = System.nanoTime();
+        c.build(data, threads);
+        double seconds = (System.nanoTime() - start) / 1e9;
+        row.append(String.format("|%.0f", w.n() / seconds));
+        System.err.printf("%s build %d thread(s): %.1f s%n", c.name(), threads, seconds);
+      }
+    } else {
+      c.build(data, 1);
+      row.append("|—|—");
+    }
+    data = null;
+    gc();
+    long heap = usedHeap();
+    for (int i = w.queries(); i < allQueries.length; i++) {
+      c.search(allQueries[i], K, EFS[0]);
+    }
+    int[] efs = c.approximate() ? EFS : new int[] {0};
+    for (int ef : efs) {
+      int count = c.approximate() ? queries.length : Math.min(queries.length, 200);
+      Histogram histogram = new Histogram(3);
+      int[][] found = new int[count][];
+      for (int q = 0; q < count; q++) {
+        long t0 = System.nanoTime();
+        found[q] = c.search(queries[q], K, ef);
+        histogram.recordValue(Math.max(1, (System.nanoTime() - t0) / 1000));
+      }
+      double recall = ClusteredVectors.recall(java.util.Arrays.copyOf(w.truth(), count), found, K);
+      row.append(
+          String.format(
+              "|%d|%d|%d|%.3f",
+              ef, histogram.getValueAtPercentile(50), histogram.getValueAtPercentile(99), recall));
+    }
+    row.append(String.format("|%.0f", heap / 1048576.0));
+    row.append("|").append(VectorMath.implementation());
+    return row.toString();
+  }
+
+  private static void gc() {
+    for (int i = 0; i < 3; i++) {
+      System.gc();
+    }
+  }
+
+  private static long usedHeap() {
+    Runtime rt = Runtime.getRuntime();
+    return rt.totalMemory() - rt.freeMemory();
+  }
+
+  // ------------------------------------------------------------------------- candidates
+
+  static final class OurHnsw implements Candidate {
+    private final int dim;
+    private final HnswParams params;
+    private HnswIndex index;
+
+    OurHnsw(int dim, int m, int efc) {
+      this.dim = dim;
+      this.params = new HnswParams(m, efc, 64);
+    }
+
+    @Override
+    public String name() {
+      return "engram HNSW";
+    }
+
+    @Override
+    public boolean approximate() {
+      return true;
+    }
+
+    @Override
+    public void build(float[][] data, int threads) throws Exception {
+      index = null;
+      HnswIndex fresh = new HnswIndex(dim, Metric.DOT, params);
+      ExecutorService pool = Executors.newFixedThreadPool(threads);
+      try {
+        List<Future<?>> tasks = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+          int first = t;
+          tasks.add(
+              pool.submit(
+                  () -> {
+                    for (int i = first; i < data.length; i += threads) {
+                      fresh.add(i, data[i]);
+                    }
+                  }));
+        }
+        for (Future<?> task : tasks) {
+          task.get();
+        }
+      } finally {
+        pool.shutdown();
+      }
+      index = fresh;
+    }
+
+    @Override
+    public int[] search(float[] query, int k, int ef) {
+      List<SearchHit> hits = index.search(query, k, ef, Float.NEGATIVE_INFINITY, VectorIndex.ALL);
+      return hits.stream().mapToInt(SearchHit::ordinal).toArray();
+    }
+  }
+
+  static final class Exact implements Candidate {
+    private final FlatIndex index;
+
+    Exact(int dim) {
+      index = new FlatIndex(dim, Metric.DOT);
+    }
+
+    @Override
+    public String name() {
+      return "exact scan (FlatIndex)";
+    }
+
+    @Override
+    public boolean approximate() {
+      return false;
+    }
+
+    @Override
+    public void build(float[][] data, int threads) {
+      for (int i = 0; i < data.length; i++) {
+        index.add(i, data[i]);
+      }
+    }
+
+    @Override
+    public int[] search(float[] query, int k, int ef) {
+      return index.search(query, k, 0, Float.NEGATIVE_INFINITY, VectorIndex.ALL).stream()
+          .mapToInt(SearchHit::ordinal)
+          .toArray();
+    }
+  }
+
+  // ------------------------------------------------------------------------- driver
+
+  private static void ensureTruth(Path file, int dim, int n, int queries, long seed)
+      throws IOException {
+    if (Files.exists(file)) {
+      return;
+    }
+    Files.createDirectories(file.getParent());
+    System.err.printf(
+        "computing exact top-%d for %d queries over %d x %d ...%n", 100, queries, n, dim);
+    ClusteredVectors generator = new ClusteredVectors(dim, 1000, seed);
+    int[][] truth =
+        ClusteredVectors.exactTopK(generator.take(n), generator.queries(queries), 100, Metric.DOT);
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    try (DataOutputStream out =
+        new DataOutputStream(new java.io.BufferedOutputStream(Files.newOutputStream(tmp)))) {
+      out.writeInt(truth.length);
+      for (int[] row : truth) {
+        out.writeInt(row.length);
+        for (int id : row) {
+          out.writeInt(id);
+        }
+      }
+    }
+    Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  private static int[][] readTruth(Path file) throws IOException {
+    try (DataInputStream in =
+        new DataInputStream(new java.io.BufferedInputStream(Files.newInputStream(file)))) {
+      int[][] truth = new int[in.readInt()][];
+      for (int q = 0; q < truth.length; q++) {
+        truth[q] = new int[in.readInt()];
+        for (int i = 0; i < truth[q].length; i++) {
+          truth[q][i] = in.readInt();
+        }
+      }
+      return truth;
+    }
+  }
+
+  private static String runChild(String index, String[] args) throws Exception {
+    List<String> command = new ArrayList<>();
+    command.add(ProcessHandle.current().info().command().orElse("java"));
+    command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+    command.add("-cp");
+    command.add(System.getProperty("java.class.path"));
+    command.add(IndexBench.class.getName());
+    for (String arg : args) {
+      if (!arg.startsWith("--index")) {
+        command.add(arg);
+      }
+    }
+    command.add("--index=" + index);
+    Process process =
+        new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    String result = null;
+    try (BufferedReader reader =
+        new BufferedReader(
+            new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+      for (String line; (line = reader.readLine()) != null; ) {
+        System.out.println("  [" + index + "] " + line);
+        if (line.startsWith("RESULT|")) {
+          result = line;
+        }
+      }
+    }
+    int exit = process.waitFor();
+    if (exit != 0 || result == null) {
+      throw new IllegalStateException(index + " run failed with exit code " + exit);
+    }
+    return result;
+  }
+
+  private static void printTable(int dim, int n, List<String> rows) {
+    System.out.printf(
+        "%n%,d x %d-d clustered unit vectors, k=%d, single-threaded queries%n%n", n, dim, K);
+    System.out.println(
+        "| index | dim | build vec/s, 1 thread | 2 threads | p50 / p99 µs at ef=64 | p50 / p99 µs at ef=128 | recall@10 at ef 64 / 128 | heap MiB | kernels |");
+    System.out.println("|---|---|---|---|---|---|---|---|---|");
+    for (String row : rows) {
+      String[] f = row.split("\\|");
+      if (f.length >= 16) {
+        System.out.printf(
+            "| %s | %s | %s | %s | %s / %s | %s / %s | %s / %s | %s | %s |%n",
+            f[1], f[2], f[4], f[5], f[7], f[8], f[11], f[12], f[9], f[13], f[14], f[15]);
+      } else {
+        System.out.printf(
+            "| %s | %s | — | — | %s / %s (whole scan) | — | %s | %s | %s |%n",
+            f[1], f[2], f[7], f[8], f[9], f[10], f[11]);
+      }
+    }
+  }
+
+  private static Map<String, String> parse(String[] args) {
+    Map<String, String> opts = new HashMap<>();
+    for (int i = 0; i < args.length; i++) {
+      String arg = args[i];
+      if (!arg.startsWith("--")) {
+        throw new IllegalArgumentException("unexpected argument " + arg);
+      }
+      int eq = arg.indexOf('=');
+      if (eq > 0) {
+        opts.put(arg.substring(2, eq), arg.substring(eq + 1));
+      } else if (i + 1 < args.length) {
+        opts.put(arg.substring(2), args[++i]);
+      } else {
+        throw new IllegalArgumentException("missing value for " + arg);
+      }
+    }
+    return opts;
+  }
+
+  static UncheckedIOException unchecked(IOException e) {
+    return new UncheckedIOException(e);
+  }
+}

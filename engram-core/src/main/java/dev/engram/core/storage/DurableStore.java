@@ -1,0 +1,611 @@
+package dev.engram.core.storage;
+
+import dev.engram.core.index.VectorIndex;
+import dev.engram.core.model.SpaceConfig;
+import dev.engram.core.model.SpaceId;
+import dev.engram.core.space.MemorySpace;
+import dev.engram.core.space.SpaceRegistry;
+import dev.engram.core.storage.Codec.StoredSession;
+import dev.engram.core.storage.Codec.StoredSpace;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+import org.rocksdb.RocksDBException;
+
+/**
+ * The engine's durable state: RocksDB for spaces, episodes and session progress, graph snapshot
+ * files for the vector indexes, and the recovery that puts both back together on start.
+ *
+ * <p>Data directory: {@code LOCK} (held while running), {@code rocksdb/} (the database, with its
+ * write-ahead log), {@code graphs/<incarnation>.graph} and {@code .meta} (the latest snapshot of
+ * each space's vector index, and what it covers).
+ *
+ * <p>Space incarnations: each created space gets a never-reused 64-bit number that prefixes its
+ * episode keys, so deleting a space is one range delete, and a write racing the delete lands under
+ * a dead number that recovery ignores (and removes) instead of resurrecting it in a new space of
+ * the same name.
+ *
+ * <p>Memory: episodes stay in {@link MemorySpace}'s maps (the id map for idempotency, the payload
+ * for recall) as a cache rebuilt on recovery; RocksDB is the source of truth but is never read on
+ * the hot path. At 1M x 384-d that is ~1.6 GB of episodes on the heap besides the graph; moving
+ * payloads to RocksDB point reads is the next step if heap becomes the limit (docs/durability.md).
+ *
+ * <p>Recovery order ({@link #recover}): read space definitions; load each space's graph snapshot (a
+ * missing or corrupt one is logged and the graph is rebuilt); scan every episode into memory under
+ * its stored ordinal; remove from the graph what the store no longer has (forgotten after the
+ * snapshot, or never committed); index, in parallel, what the graph lacks (accepted after the
+ * snapshot); restore sessions. The server starts listening only after this.
+ *
+ * <p>Concurrency: space create/delete and recovery are serialised by {@link #spacesLock}; per-space
+ * state is in a {@link ConcurrentHashMap} read lock-free on the accept path. Snapshots run on one
+ * scheduled thread (and at close) under {@link #snapshotLock}.
+ */
+public final class DurableStore implements Journal, AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(DurableStore.class.getName());
+
+  private final StorageConfig config;
+  private final EpisodeStore kv;
+  private final GroupCommitter committer;
+  private final InstantSource clock;
+  private final Function<SpaceConfig, VectorIndex> baseFactory;
+  private final Path graphs;
+  private final ConcurrentHashMap<MemorySpace, SpaceState> states = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<SpaceId, SnapshotGuard> recoveredGuards =
+      new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<SpaceId, SnapshotGuard> madeGuards = new ConcurrentHashMap<>();
+  private final Object spacesLock = new Object();
+  private final Object snapshotLock = new Object();
+  private final ScheduledExecutorService snapshotter;
+  private long nextIncarnation; // guarded by spacesLock
+  private boolean closed; // guarded by snapshotLock
+
+  /**
+   * One space's durable identity and snapshot bookkeeping.
+   *
+   * @param incarnation the key prefix of its episodes
+   * @param guard its index, wrapped for snapshots
+   * @param definedBy the write ticket of its definition (0 once known durable); writes into the
+   *     space wait for it
+   * @param snapshotChanges the guard's change count at the last snapshot
+   */
+  record SpaceState(
+      long incarnation,
+      SnapshotGuard guard,
+      long definedBy,
+      AtomicReference<Long> snapshotChanges) {}
+
+  /** Restores one session on recovery. */
+  @FunctionalInterface
+  public interface SessionRestorer {
+    void restore(String sessionId, MemorySpace space, long nextSequence);
+  }
+
+  /** What recovery found, for logs and benchmarks. */
+  public record Recovered(
+      int spaces, long episodes, long reindexed, int snapshotsLoaded, int sessions, long millis) {}
+
+  private DurableStore(
+      StorageConfig config,
+      EpisodeStore kv,
+      InstantSource clock,
+      Function<SpaceConfig, VectorIndex> baseFactory) {
+    this.config = config;
+    this.kv = kv;
+    this.clock = clock;
+    this.baseFactory = baseFactory;
+    this.graphs = config.dataDir().resolve("graphs");
+    this.committer = new GroupCommitter(kv, config.fsync(), config.syncInterval(), config.faults());
+    this.snapshotter =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "engram-snapshot");
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /**
+   * Locks the data directory and opens the store. Call {@link #recover} next.
+   *
+   * @param indexFactory makes an empty index for a space (wrapped by {@link #indexFactory})
+   * @throws DataDirectoryInUseException if another server holds the directory
+   */
+  public static DurableStore open(
+      StorageConfig config, Function<SpaceConfig, VectorIndex> indexFactory, InstantSource clock) {
+    EpisodeStore kv = EpisodeStore.open(config.dataDir());
+    try {
+      Files.createDirectories(config.dataDir().resolve("graphs"));
+    } catch (IOException e) {
+      kv.close();
+      throw new StorageFailedException("cannot create the graphs directory: " + e);
+    }
+    return new DurableStore(config, kv, clock, indexFactory);
+  }
+
+  /** The index factory the space registry must use: recovered graphs, or new ones, guarded. */
+  public Function<SpaceConfig, VectorIndex> indexFactory() {
+    return spaceConfig -> {
+      SnapshotGuard guard = recoveredGuards.remove(spaceConfig.id());
+      if (guard == null) {
+        guard = new SnapshotGuard(baseFactory.apply(spaceConfig), 0);
+      }
+      madeGuards.put(spaceConfig.id(), guard);
+      return guard;
+    };
+  }
+
+  @Override
+  public WriteSet begin() {
+    return new WriteSet(this, committer.begin());
+  }
+
+  public FsyncPolicy fsync() {
+    return config.fsync();
+  }
+
+  // ---- spaces and forgets ----
+
+  /** Creates a space durably (idempotent like {@link SpaceRegistry#create}). */
+  public MemorySpace createSpace(SpaceRegistry registry, SpaceConfig spaceConfig) {
+    synchronized (spacesLock) {
+      MemorySpace space = registry.create(spaceConfig);
+      if (states.containsKey(space)) {
+        return space;
+      }
+      SnapshotGuard guard = madeGuards.remove(spaceConfig.id());
+      long incarnation = nextIncarnation++;
+      WriteSet writes = begin();
+      try {
+        writes
+            .batch()
+            .put(
+                kv.spaces,
+                Codec.utf8(spaceConfig.id().value()),
+                Codec.spaceValue(spaceConfig, incarnation));
+        writes.batch().put(kv.meta, Codec.NEXT_INCARNATION, Codec.longBytes(nextIncarnation));
+      } catch (RocksDBException e) {
+        writes.commit();
+        registry.delete(spaceConfig.id());
+        throw EpisodeStore.failure("creating space " + spaceConfig.id(), e);
+      }
+      long ticket = writes.ticket();
+      states.put(space, new SpaceState(incarnation, guard, ticket, new AtomicReference<>(0L)));
+      try {
+        writes.commit();
+      } catch (RuntimeException e) {
+        states.remove(space);
+        registry.delete(spaceConfig.id());
+        throw e;
+      }
+      return space;
+    }
+  }
+
+  /**
+   * Deletes a space durably, then from memory.
+   *
+   * @return the deleted space, so its streams can be ended
+   */
+  public MemorySpace deleteSpace(SpaceRegistry registry, SpaceId id) {
+    synchronized (spacesLock) {
+      MemorySpace space = registry.get(id);
+      SpaceState state = states.get(space);
+      if (state != null) {
+        WriteSet writes = begin();
+        try {
+          writes.batch().delete(kv.spaces, Codec.utf8(id.value()));
+          writes
+              .batch()
+              .deleteRange(
+                  kv.episodes,
+                  Codec.episodePrefix(state.incarnation()),
+                  Codec.episodePrefixEnd(state.incarnation()));
+        } catch (RocksDBException e) {
+          writes.commit();
+          throw EpisodeStore.failure("deleting space " + id, e);
+        }
+        writes.commit();
+        states.remove(space);
+        synchronized (snapshotLock) {
+          deleteSnapshot(state.incarnation());
+        }
+      }
+      return registry.delete(id);
+    }
+  }
+
+  /** Forgets episodes durably, then from memory; returns how many were stored. */
+  public int forget(MemorySpace space, Collection<String> ids) {
+    SpaceState state = states.get(space);
+    if (state != null) {
+      WriteSet writes = begin();
+      for (String id : ids) {
+        writes.forgotten(state.incarnation(), id);
+      }
+      writes.commit();
+    }
+    return space.forget(ids);
+  }
+
+  // ---- recovery ----
+
+  /**
+   * Rebuilds spaces, episodes, graphs and sessions from the data directory into an empty registry.
+   * Call once, before serving; then snapshots start.
+   */
+  public Recovered recover(
+      SpaceRegistry registry, SessionRestorer sessions, int maxSessions, int indexThreads) {
+    long start = System.nanoTime();
+    synchronized (spacesLock) {
+      Map<Long, MemorySpace> byIncarnation = new HashMap<>();
+      int snapshotsLoaded = 0;
+      try {
+        nextIncarnation = kv.nextIncarnation();
+      } catch (RocksDBException e) {
+        throw EpisodeStore.failure("reading the store", e);
+      }
+      for (StoredSpace stored : kv.spaces()) {
+        SnapshotGuard loaded = loadSnapshot(stored);
+        if (loaded != null) {
+          recoveredGuards.put(stored.config().id(), loaded);
+          snapshotsLoaded++;
+        }
+        MemorySpace space = registry.create(stored.config());
+        SnapshotGuard guard = madeGuards.remove(stored.config().id());
+        states.put(
+            space,
+            new SpaceState(stored.incarnation(), guard, 0, new AtomicReference<>(guard.changes())));
+        byIncarnation.put(stored.incarnation(), space);
+        nextIncarnation = Math.max(nextIncarnation, stored.incarnation() + 1);
+      }
+      Map<MemorySpace, BitSet> present = new HashMap<>();
+      Map<MemorySpace, List<Integer>> missing = new HashMap<>();
+      Map<MemorySpace, Integer> limits = new HashMap<>();
+      Set<Long> orphans = new HashSet<>();
+      long[] episodes = {0};
+      kv.forEachEpisode(
+          e -> {
+            MemorySpace space = byIncarnation.get(e.incarnation());
+            if (space == null) {
+              orphans.add(e.incarnation());
+              return;
+            }
+            SnapshotGuard guard = states.get(space).guard();
+            boolean indexed = guard.contains(e.ordinal());
+            space.restore(e.ordinal(), e.episode(), indexed);
+            present.computeIfAbsent(space, s -> new BitSet()).set(e.ordinal());
+            limits.merge(space, e.ordinal() + 1, Math::max);
+            if (!indexed) {
+              missing.computeIfAbsent(space, s -> new ArrayList<>()).add(e.ordinal());
+            }
+            episodes[0]++;
+          });
+      long reindexed = 0;
+      for (MemorySpace space : byIncarnation.values()) {
+        SnapshotGuard guard = states.get(space).guard();
+        BitSet stored = present.getOrDefault(space, new BitSet());
+        int stale = 0;
+        for (int o = 0; o < guard.ordinalLimit(); o++) {
+          if (guard.contains(o) && !stored.get(o)) {
+            guard.remove(o);
+            stale++;
+          }
+        }
+        if (stale > 0) {
+          LOG.log(
+              Level.INFO,
+              "space %s: removed %d graph nodes the store no longer holds"
+                  .formatted(space.config().id(), stale));
+        }
+        space.reserveOrdinalsBelow(Math.max(guard.ordinalLimit(), limits.getOrDefault(space, 0)));
+        List<Integer> toIndex = missing.getOrDefault(space, List.of());
+        reindexed += toIndex.size();
+        indexAll(space, toIndex, indexThreads);
+      }
+      int restoredSessions = restoreSessions(byIncarnation, sessions, maxSessions);
+      removeOrphans(orphans);
+      long millis = (System.nanoTime() - start) / 1_000_000;
+      Recovered recovered =
+          new Recovered(
+              byIncarnation.size(),
+              episodes[0],
+              reindexed,
+              snapshotsLoaded,
+              restoredSessions,
+              millis);
+      LOG.log(
+          Level.INFO,
+          "recovered %d spaces, %d episodes (%d indexed from the store, %d graph snapshots"
+                  .formatted(
+                      recovered.spaces(),
+                      recovered.episodes(),
+                      recovered.reindexed(),
+                      recovered.snapshotsLoaded())
+              + ", %d sessions) in %d ms".formatted(recovered.sessions(), millis));
+      long period = config.snapshotInterval().toNanos();
+      snapshotter.scheduleWithFixedDelay(
+          () -> snapshotAll(false), period, period, TimeUnit.NANOSECONDS);
+      return recovered;
+    }
+  }
+
+  private SnapshotGuard loadSnapshot(StoredSpace stored) {
+    Path meta = graphs.resolve(stored.incarnation() + ".meta");
+    Path graph = graphs.resolve(stored.incarnation() + ".graph");
+    SpaceId id = stored.config().id();
+    if (!Files.exists(meta) || !Files.exists(graph)) {
+      LOG.log(
+          Level.INFO,
+          "space %s: no graph snapshot; rebuilding the index from the store".formatted(id));
+      return null;
+    }
+    try {
+      Properties p = new Properties();
+      try (var in = Files.newBufferedReader(meta, StandardCharsets.UTF_8)) {
+        p.load(in);
+      }
+      String kind = p.getProperty("kind");
+      int limit = Integer.parseInt(p.getProperty("ordinalLimit", "x"));
+      VectorIndex fresh = baseFactory.apply(stored.config());
+      if (kind == null || !kind.equals(config.snapshots().kind(fresh))) {
+        LOG.log(
+            Level.WARNING,
+            "space %s: graph snapshot is of kind %s, the server now uses %s; rebuilding"
+                .formatted(id, kind, config.snapshots().kind(fresh)));
+        return null;
+      }
+      VectorIndex index = config.snapshots().load(kind, graph);
+      if (index.dimension() != stored.config().dimension()
+          || index.metric() != stored.config().metric()) {
+        LOG.log(
+            Level.WARNING,
+            "space %s: graph snapshot %s does not match the space's dimension or metric; rebuilding"
+                .formatted(id, graph));
+        return null;
+      }
+      return new SnapshotGuard(index, limit);
+    } catch (IOException | RuntimeException e) {
+      LOG.log(
+          Level.WARNING,
+          "space %s: graph snapshot %s is unreadable (%s); rebuilding the index from the store"
+              .formatted(id, graph, e.getMessage()));
+      return null;
+    }
+  }
+
+  private static void indexAll(MemorySpace space, List<Integer> ordinals, int threads) {
+    if (ordinals.isEmpty()) {
+      return;
+    }
+    AtomicInteger next = new AtomicInteger();
+    AtomicReference<RuntimeException> failure = new AtomicReference<>();
+    Runnable work =
+        () -> {
+          int i;
+          while ((i = next.getAndIncrement()) < ordinals.size() && failure.get() == null) {
+            try {
+              space.index(ordinals.get(i));
+            } catch (RuntimeException e) {
+              failure.compareAndSet(null, e);
+            }
+          }
+        };
+    List<Thread> pool = new ArrayList<>();
+    for (int t = 0; t < Math.max(1, threads); t++) {
+      pool.add(Thread.ofPlatform().name("engram-recovery-" + t).start(work));
+    }
+    for (Thread t : pool) {
+      try {
+        t.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new StorageFailedException("interrupted while rebuilding the index");
+      }
+    }
+    if (failure.get() != null) {
+      throw failure.get();
+    }
+  }
+
+  private int restoreSessions(
+      Map<Long, MemorySpace> byIncarnation, SessionRestorer restorer, int maxSessions) {
+    List<StoredSession> stored = new ArrayList<>(kv.sessions());
+    stored.sort(Comparator.comparingLong(StoredSession::updatedMillis).reversed());
+    WriteSet stale = begin();
+    int restored = 0;
+    for (StoredSession s : stored) {
+      MemorySpace space = byIncarnation.get(s.incarnation());
+      if (space != null && restored < maxSessions) {
+        restorer.restore(s.id(), space, s.lastSequence() + 1);
+        restored++;
+      } else {
+        try {
+          stale.batch().delete(kv.sessions, Codec.utf8(s.id()));
+        } catch (RocksDBException e) {
+          throw EpisodeStore.failure("removing stale sessions", e);
+        }
+      }
+    }
+    stale.commit();
+    return restored;
+  }
+
+  private void removeOrphans(Set<Long> orphans) {
+    WriteSet writes = begin();
+    for (long incarnation : orphans) {
+      try {
+        writes
+            .batch()
+            .deleteRange(
+                kv.episodes, Codec.episodePrefix(incarnation), Codec.episodePrefixEnd(incarnation));
+      } catch (RocksDBException e) {
+        throw EpisodeStore.failure("removing episodes of deleted spaces", e);
+      }
+      deleteSnapshot(incarnation);
+    }
+    writes.commit();
+    try (var files = Files.list(graphs)) {
+      Set<String> live = new HashSet<>();
+      for (SpaceState s : states.values()) {
+        live.add(Long.toString(s.incarnation()));
+      }
+      for (Path f : files.toList()) {
+        String name = f.getFileName().toString();
+        String stem = name.contains(".") ? name.substring(0, name.indexOf('.')) : name;
+        if (!live.contains(stem)) {
+          Files.deleteIfExists(f);
+        }
+      }
+    } catch (IOException e) {
+      LOG.log(Level.WARNING, "could not clean the graphs directory: " + e);
+    }
+  }
+
+  // ---- snapshots ----
+
+  /**
+   * Snapshots every space's graph that changed since its last snapshot ({@code force}: every
+   * space). Failures are logged; the previous snapshot stays.
+   */
+  public void snapshotAll(boolean force) {
+    synchronized (snapshotLock) {
+      if (closed) {
+        return;
+      }
+      for (Map.Entry<MemorySpace, SpaceState> e : states.entrySet()) {
+        SpaceState state = e.getValue();
+        SnapshotGuard guard = state.guard();
+        if (guard == null || (!force && guard.changes() == state.snapshotChanges().get())) {
+          continue;
+        }
+        String kind = config.snapshots().kind(guard.delegate());
+        if (kind == null) {
+          continue;
+        }
+        try {
+          long t0 = System.nanoTime();
+          // Sync the log first: the graph must never cover an episode the store could lose.
+          committer.sync();
+          Path graph = graphs.resolve(state.incarnation() + ".graph");
+          SnapshotGuard.Covered covered = guard.snapshot(config.snapshots(), graph);
+          writeMeta(state.incarnation(), kind, covered);
+          state.snapshotChanges().set(covered.changes());
+          long ms = (System.nanoTime() - t0) / 1_000_000;
+          LOG.log(
+              Level.INFO,
+              "space %s: graph snapshot of %d vectors below ordinal %d written in %d ms"
+                  .formatted(e.getKey().config().id(), covered.size(), covered.ordinalLimit(), ms));
+        } catch (IOException | RocksDBException | RuntimeException ex) {
+          LOG.log(
+              Level.WARNING,
+              "space %s: graph snapshot failed (%s); keeping the previous one"
+                  .formatted(e.getKey().config().id(), ex));
+        }
+      }
+    }
+  }
+
+  private void writeMeta(long incarnation, String kind, SnapshotGuard.Covered covered)
+      throws IOException {
+    Path meta = graphs.resolve(incarnation + ".meta");
+    Path tmp = graphs.resolve(incarnation + ".meta.tmp");
+    String text =
+        "kind=%s%nordinalLimit=%d%nsize=%d%n"
+            .formatted(kind, covered.ordinalLimit(), covered.size());
+    try (FileChannel ch =
+        FileChannel.open(
+            tmp,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.TRUNCATE_EXISTING,
+            StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
+      ch.force(true);
+    }
+    Files.move(tmp, meta, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  private void deleteSnapshot(long incarnation) {
+    try {
+      Files.deleteIfExists(graphs.resolve(incarnation + ".meta"));
+      Files.deleteIfExists(graphs.resolve(incarnation + ".graph"));
+    } catch (IOException e) {
+      LOG.log(Level.WARNING, "could not delete graph snapshot " + incarnation + ": " + e);
+    }
+  }
+
+  // ---- plumbing ----
+
+  /** Bytes the database occupies on disk (for benchmarks). */
+  public long diskBytes() {
+    return kv.diskBytes();
+  }
+
+  /** The data directory. */
+  public Path dataDir() {
+    return config.dataDir();
+  }
+
+  SpaceState stateOf(MemorySpace space) {
+    return states.get(space);
+  }
+
+  EpisodeStore kv() {
+    return kv;
+  }
+
+  GroupCommitter committer() {
+    return committer;
+  }
+
+  long nowMillis() {
+    return clock.millis();
+  }
+
+  /**
+   * Final snapshot of changed graphs (the caller has stopped indexing), flush, release the lock.
+   * Writes after this fail with {@code UNAVAILABLE}.
+   */
+  @Override
+  public void close() {
+    snapshotter.shutdownNow();
+    try {
+      snapshotter.awaitTermination(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    snapshotAll(false);
+    synchronized (snapshotLock) {
+      closed = true;
+    }
+    committer.close();
+    try {
+      kv.flush();
+    } catch (RocksDBException e) {
+      LOG.log(Level.WARNING, "flushing the store on close failed (the log replays on start): " + e);
+    }
+    kv.close();
+  }
+}

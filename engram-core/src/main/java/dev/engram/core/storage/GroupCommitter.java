@@ -1,0 +1,293 @@
+package dev.engram.core.storage;
+
+import dev.engram.core.ingest.Watermark;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.WriteBatch;
+import org.rocksdb.WriteOptions;
+
+/**
+ * Makes write batches durable according to the {@link FsyncPolicy}, grouping concurrent writers.
+ *
+ * <p>Group commit:
+ *
+ * <ul>
+ *   <li>{@code ALWAYS}: one committer thread ({@code engram-wal}) takes every pending batch from a
+ *       bounded queue, writes each to the log without sync, then calls {@code SyncWAL} once and
+ *       completes the whole group: concurrent sessions share one fsync.
+ *   <li>{@code INTERVAL}: the caller writes its batch itself ({@code sync=false}); RocksDB's own
+ *       write group joins concurrent writers into one log append, which reaches the OS before
+ *       {@code write} returns. A scheduled thread calls {@code SyncWAL} every sync interval.
+ *   <li>{@code NEVER}: the caller writes with the log disabled (memtable only).
+ * </ul>
+ *
+ * <p>Tickets: {@link #begin} numbers every write set 1, 2, 3 … in the order writers start; {@link
+ * #commit} completes the number whether the write succeeded, failed or was empty, so {@link
+ * #awaitDurable} can wait for "every write set started before now". A duplicate observation uses
+ * it: its ack waits until the write of the original (begun earlier, by another session perhaps) is
+ * done.
+ *
+ * <p>Concurrency: the ticket watermark is guarded by {@link #lock}; the queue is an {@link
+ * ArrayBlockingQueue} (producers block only when 4096 groups are pending). Impossible outcomes: a
+ * {@code commit} returning normally before its batch is in the log (and, under {@code ALWAYS},
+ * synced).
+ */
+final class GroupCommitter implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(GroupCommitter.class.getName());
+  private static final int MAX_GROUP = 512;
+  private static final long DURABLE_WAIT_SECONDS = 30;
+
+  private final EpisodeStore store;
+  private final FsyncPolicy policy;
+  private final StorageFaults faults;
+  private final WriteOptions writeOptions;
+  private final AtomicLong issued = new AtomicLong();
+  private final Watermark completed = new Watermark(0);
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition advanced = lock.newCondition();
+  private final ArrayBlockingQueue<Request> pending = new ArrayBlockingQueue<>(4096);
+  private final Thread committer;
+  private final ScheduledExecutorService syncer;
+  private volatile boolean closed;
+
+  private record Request(WriteBatch batch, long ticket, CompletableFuture<Void> done) {}
+
+  GroupCommitter(
+      EpisodeStore store, FsyncPolicy policy, Duration syncInterval, StorageFaults faults) {
+    this.store = store;
+    this.policy = policy;
+    this.faults = faults;
+    this.writeOptions =
+        new WriteOptions().setSync(false).setDisableWAL(policy == FsyncPolicy.NEVER);
+    if (policy == FsyncPolicy.ALWAYS) {
+      committer = new Thread(this::runCommitter, "engram-wal");
+      committer.setDaemon(true);
+      committer.start();
+    } else {
+      committer = null;
+    }
+    if (policy == FsyncPolicy.INTERVAL) {
+      syncer =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                Thread t = new Thread(r, "engram-wal-sync");
+                t.setDaemon(true);
+                return t;
+              });
+      long nanos = syncInterval.toNanos();
+      syncer.scheduleWithFixedDelay(this::syncQuietly, nanos, nanos, TimeUnit.NANOSECONDS);
+    } else {
+      syncer = null;
+    }
+  }
+
+  FsyncPolicy policy() {
+    return policy;
+  }
+
+  /** A new ticket; the caller must pass it to {@link #commit} exactly once. */
+  long begin() {
+    return issued.incrementAndGet();
+  }
+
+  /** The last ticket handed out. */
+  long issued() {
+    return issued.get();
+  }
+
+  /**
+   * Writes {@code batch} (null: nothing to write) durably per the policy and completes {@code
+   * ticket}. Any thread; blocks until durable.
+   *
+   * @throws StorageFullException if the disk is full
+   * @throws StorageFailedException on any other storage failure
+   */
+  void commit(long ticket, WriteBatch batch) {
+    try {
+      if (batch == null || batch.count() == 0) {
+        return;
+      }
+      if (closed) {
+        throw new StorageFailedException("the store is closed: the server is shutting down");
+      }
+      if (policy == FsyncPolicy.ALWAYS) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        enqueue(new Request(batch, ticket, done));
+        join(done);
+      } else {
+        try {
+          faults.beforeWrite();
+          store.write(writeOptions, batch);
+        } catch (RocksDBException e) {
+          throw EpisodeStore.failure("writing to the store", e);
+        }
+      }
+    } finally {
+      complete(ticket);
+    }
+  }
+
+  /** Waits until every ticket up to {@code ticket} has completed. */
+  void awaitDurable(long ticket) {
+    if (completed.through() >= ticket) {
+      return;
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DURABLE_WAIT_SECONDS);
+    lock.lock();
+    try {
+      while (completed.through() < ticket) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw new StorageFailedException("timed out waiting for an earlier write to complete");
+        }
+        advanced.awaitNanos(left);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new StorageFailedException("interrupted while waiting for the store");
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Forces the log to disk now (shutdown, snapshots). */
+  void sync() throws RocksDBException {
+    if (policy != FsyncPolicy.NEVER) {
+      store.syncWal();
+    }
+  }
+
+  /** Stops the committer and the syncer; later commits fail with UNAVAILABLE. */
+  @Override
+  public void close() {
+    closed = true;
+    if (syncer != null) {
+      syncer.shutdownNow();
+    }
+    if (committer != null) {
+      committer.interrupt();
+      try {
+        committer.join(5_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    List<Request> left = new ArrayList<>();
+    pending.drainTo(left);
+    for (Request r : left) {
+      r.done.completeExceptionally(new StorageFailedException("the store is closed"));
+    }
+    writeOptions.close();
+  }
+
+  private void complete(long ticket) {
+    long before = completed.through();
+    if (completed.complete(ticket) != before) {
+      lock.lock();
+      try {
+        advanced.signalAll();
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+
+  private void enqueue(Request request) {
+    try {
+      pending.put(request);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new StorageFailedException("interrupted while queueing a write");
+    }
+  }
+
+  private static void join(CompletableFuture<Void> done) {
+    try {
+      done.get(DURABLE_WAIT_SECONDS, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new StorageFailedException("write failed: " + e.getCause());
+    } catch (TimeoutException e) {
+      throw new StorageFailedException("timed out waiting for the write-ahead log");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new StorageFailedException("interrupted while waiting for the write-ahead log");
+    }
+  }
+
+  private void runCommitter() {
+    List<Request> group = new ArrayList<>(MAX_GROUP);
+    while (!closed) {
+      try {
+        Request first = pending.poll(100, TimeUnit.MILLISECONDS);
+        if (first == null) {
+          continue;
+        }
+        group.add(first);
+        pending.drainTo(group, MAX_GROUP - 1);
+        writeGroup(group);
+      } catch (InterruptedException e) {
+        if (closed) {
+          break;
+        }
+      } catch (RuntimeException e) {
+        LOG.log(Level.ERROR, "write-ahead log committer failed", e);
+        for (Request r : group) {
+          r.done.completeExceptionally(new StorageFailedException("write failed: " + e));
+        }
+      } finally {
+        group.clear();
+      }
+    }
+  }
+
+  private void writeGroup(List<Request> group) {
+    List<Request> written = new ArrayList<>(group.size());
+    for (Request r : group) {
+      try {
+        faults.beforeWrite();
+        store.write(writeOptions, r.batch);
+        written.add(r);
+      } catch (RocksDBException e) {
+        r.done.completeExceptionally(EpisodeStore.failure("writing to the store", e));
+      }
+    }
+    if (written.isEmpty()) {
+      return;
+    }
+    try {
+      store.syncWal();
+      for (Request r : written) {
+        r.done.complete(null);
+      }
+    } catch (RocksDBException e) {
+      RuntimeException failure = EpisodeStore.failure("syncing the write-ahead log", e);
+      for (Request r : written) {
+        r.done.completeExceptionally(failure);
+      }
+    }
+  }
+
+  private void syncQuietly() {
+    try {
+      store.syncWal();
+    } catch (RocksDBException | RuntimeException e) {
+      LOG.log(Level.WARNING, "periodic write-ahead log sync failed: " + e);
+    }
+  }
+}

@@ -1,0 +1,301 @@
+package dev.engram.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.engram.proto.v1.CreateSpaceRequest;
+import dev.engram.proto.v1.Episode;
+import dev.engram.proto.v1.EpisodeBatch;
+import dev.engram.proto.v1.GetSpaceRequest;
+import dev.engram.proto.v1.MemoryServiceGrpc;
+import dev.engram.proto.v1.Metric;
+import dev.engram.proto.v1.RecallRequest;
+import dev.engram.proto.v1.RecallResponse;
+import dev.engram.proto.v1.StreamClose;
+import dev.engram.proto.v1.StreamInit;
+import dev.engram.proto.v1.StreamRequest;
+import dev.engram.proto.v1.StreamResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Regression test for "durable memory": the real server runs as a separate process, a client
+ * streams as fast as it can, the server is killed with SIGKILL mid-stream, restarted on the same
+ * data directory, and every acknowledged episode must be back, recallable and stored once; the
+ * client resumes its session and completes without loss. Three kill points.
+ */
+class KillNineTest {
+  private static final String SPACE = "kill9";
+  private static final int DIM = 32;
+  private static final int BATCH = 50;
+  private static final int WINDOW = 2_000;
+  private static final long[] KILL_AT = {1_000, 2_500, 4_000};
+  private static final long TOTAL = 5_000;
+  private static final Pattern LISTENING = Pattern.compile("Engram listening: gRPC on port (\\d+)");
+
+  @TempDir Path dataDir;
+
+  private Process server;
+  private ManagedChannel channel;
+
+  @AfterEach
+  void stop() {
+    if (channel != null) {
+      channel.shutdownNow();
+    }
+    if (server != null) {
+      server.destroyForcibly();
+    }
+  }
+
+  @Test
+  void killNine_midStream_everyAckedEpisodeSurvives_andSessionResumes() throws Exception {
+    int port = startServer();
+    var blocking = MemoryServiceGrpc.newBlockingStub(channel);
+    blocking.createSpace(
+        CreateSpaceRequest.newBuilder()
+            .setMemorySpaceId(SPACE)
+            .setDimension(DIM)
+            .setMetric(Metric.METRIC_L2)
+            .build());
+    String session = "";
+    long next = 1;
+    for (long killAt : KILL_AT) {
+      Client client = new Client(port, session, next);
+      session = client.sessionId.get(10, TimeUnit.SECONDS);
+      client.streamUntilAcked(killAt, Long.MAX_VALUE);
+      server.destroyForcibly(); // SIGKILL while the client is still sending
+      server.waitFor(10, TimeUnit.SECONDS);
+      long acked = client.acked.get();
+      assertThat(acked).isGreaterThanOrEqualTo(killAt);
+      client.channel.shutdownNow();
+
+      port = startServer();
+      long stored = storedCount();
+      assertThat(stored).as("every acked episode is stored").isGreaterThanOrEqualTo(acked);
+      assertAllRecallable(session, acked);
+      // Resume: next_sequence says where to continue; nothing is stored twice.
+      Client probe = new Client(port, session, -1);
+      next = probe.nextSequence.get(10, TimeUnit.SECONDS);
+      probe.channel.shutdownNow();
+      assertThat(next - 1).as("next_sequence vs stored episodes").isEqualTo(stored);
+    }
+    Client last = new Client(port, session, next);
+    last.sessionId.get(10, TimeUnit.SECONDS);
+    last.streamUntilAcked(TOTAL, TOTAL);
+    last.closeAndAwait();
+    assertThat(storedCount()).isEqualTo(TOTAL);
+    assertAllRecallable(session, TOTAL);
+  }
+
+  private long storedCount() {
+    return MemoryServiceGrpc.newBlockingStub(channel)
+        .getSpace(GetSpaceRequest.newBuilder().setMemorySpaceId(SPACE).build())
+        .getEpisodeCount();
+  }
+
+  /** Episodes 1..n of the session are each the top-1 recall of their own vector. */
+  private void assertAllRecallable(String session, long n) {
+    var stub = MemoryServiceGrpc.newBlockingStub(channel);
+    int misses = 0;
+    List<String> missed = new ArrayList<>();
+    for (long seq = 1; seq <= n; seq++) {
+      RecallRequest.Builder request =
+          RecallRequest.newBuilder().setMemorySpaceId(SPACE).setK(1).setRequestId("r" + seq);
+      for (float f : vector(seq)) {
+        request.addEmbedding(f);
+      }
+      RecallResponse answer = stub.recall(request.build());
+      assertThat(answer.getMemoriesCount()).isEqualTo(1);
+      if (!answer.getMemories(0).getEpisode().getId().equals(session + "/" + seq)) {
+        misses++;
+        missed.add(
+            seq
+                + "->"
+                + answer.getMemories(0).getEpisode().getId()
+                + "@"
+                + answer.getMemories(0).getScore());
+      }
+    }
+    assertThat(misses).as("top-1 misses among " + n + ": " + missed).isZero();
+  }
+
+  private static float[] vector(long seq) {
+    Random random = new Random(seq * 7919);
+    float[] v = new float[DIM];
+    for (int i = 0; i < DIM; i++) {
+      v[i] = (float) random.nextGaussian();
+    }
+    return v;
+  }
+
+  private int startServer() throws IOException, InterruptedException {
+    String java = ProcessHandle.current().info().command().orElse("java");
+    List<String> command =
+        List.of(
+            java,
+            "--enable-native-access=ALL-UNNAMED",
+            "--add-modules",
+            "jdk.incubator.vector",
+            "-Xmx1g",
+            "-cp",
+            System.getProperty("java.class.path"),
+            "dev.engram.server.cli.Main",
+            "serve",
+            "--grpc-port",
+            "0",
+            "--data-dir",
+            dataDir.toString(),
+            "--snapshot-interval",
+            "1",
+            "--workers",
+            "1");
+    server =
+        new ProcessBuilder(command)
+            .redirectError(dataDir.resolveSibling(dataDir.getFileName() + "-stderr.log").toFile())
+            .start();
+    BufferedReader out =
+        new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
+    CompletableFuture<Integer> port = new CompletableFuture<>();
+    Thread.ofPlatform()
+        .daemon()
+        .start(
+            () -> {
+              try {
+                String line;
+                while ((line = out.readLine()) != null) {
+                  Matcher m = LISTENING.matcher(line);
+                  if (m.find()) {
+                    port.complete(Integer.parseInt(m.group(1)));
+                  }
+                }
+                port.completeExceptionally(new IOException("server exited before listening"));
+              } catch (IOException e) {
+                port.completeExceptionally(e);
+              }
+            });
+    int p;
+    try {
+      p = port.get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new AssertionError("server did not start", e);
+    }
+    if (channel != null) {
+      channel.shutdownNow();
+    }
+    channel = ManagedChannelBuilder.forAddress("localhost", p).usePlaintext().build();
+    return p;
+  }
+
+  /** One client stream: sends batches of unnamed episodes numbered by the session. */
+  private static final class Client implements StreamObserver<StreamResponse> {
+    final ManagedChannel channel;
+    final CompletableFuture<String> sessionId = new CompletableFuture<>();
+    final CompletableFuture<Long> nextSequence = new CompletableFuture<>();
+    final AtomicLong acked = new AtomicLong();
+    final AtomicLong resendFrom = new AtomicLong(-1);
+    final AtomicReference<Throwable> ended = new AtomicReference<>();
+    final CountDownLatch done = new CountDownLatch(1);
+    final StreamObserver<StreamRequest> requests;
+    long next;
+
+    /** {@code first < 0}: only init (to read next_sequence). */
+    Client(int port, String resume, long first) {
+      channel = ManagedChannelBuilder.forAddress("localhost", port).usePlaintext().build();
+      requests = MemoryServiceGrpc.newStub(channel).stream(this);
+      requests.onNext(
+          StreamRequest.newBuilder()
+              .setMemorySpaceId(SPACE)
+              .setSessionId(resume)
+              .setInit(StreamInit.newBuilder().setEnableBackpressure(true))
+              .build());
+      next = first;
+    }
+
+    /** Sends (never past {@code cap}) until {@code target} is acknowledged. */
+    void streamUntilAcked(long target, long cap) throws InterruptedException {
+      next = Math.max(next, nextSequence.join());
+      acked.accumulateAndGet(next - 1, Math::max);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      while (acked.get() < target) {
+        assertThat(System.nanoTime()).as("streaming timed out").isLessThan(deadline);
+        assertThat(ended.get()).as("stream ended early").isNull();
+        long resend = resendFrom.getAndSet(-1);
+        if (resend > 0) {
+          next = resend;
+        }
+        if (next - acked.get() > WINDOW || next > cap) {
+          Thread.sleep(1);
+          continue;
+        }
+        EpisodeBatch.Builder batch = EpisodeBatch.newBuilder();
+        int n = (int) Math.min(BATCH, cap - next + 1);
+        for (int i = 0; i < n; i++) {
+          Episode.Builder e = Episode.newBuilder().setContent("episode " + (next + i));
+          for (float f : vector(next + i)) {
+            e.addEmbedding(f);
+          }
+          batch.addEpisodes(e);
+        }
+        requests.onNext(
+            StreamRequest.newBuilder().setSequenceNumber(next).setObservations(batch).build());
+        next += n;
+      }
+    }
+
+    void closeAndAwait() throws InterruptedException {
+      requests.onNext(
+          StreamRequest.newBuilder()
+              .setClose(StreamClose.newBuilder().setDrainQueue(true).setLastSequence(next - 1))
+              .build());
+      requests.onCompleted();
+      assertThat(done.await(30, TimeUnit.SECONDS)).isTrue();
+      channel.shutdownNow();
+    }
+
+    @Override
+    public void onNext(StreamResponse r) {
+      switch (r.getKindCase()) {
+        case INIT_ACK -> {
+          nextSequence.complete(r.getInitAck().getNextSequence());
+          sessionId.complete(r.getInitAck().getSessionId());
+        }
+        case ACK -> acked.accumulateAndGet(r.getAck().getAcceptedThrough(), Math::max);
+        case RESEND -> resendFrom.set(r.getResend().getFromSequence());
+        case ERROR -> ended.set(new AssertionError("stream error: " + r.getError()));
+        default -> {}
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      ended.compareAndSet(null, t);
+      sessionId.completeExceptionally(t);
+      nextSequence.completeExceptionally(t);
+      done.countDown();
+    }
+
+    @Override
+    public void onCompleted() {
+      done.countDown();
+    }
+  }
+}
