@@ -10,6 +10,7 @@ import java.util.Arrays;
  * <pre>
  *   ./engram bench load SCENARIO [options]   the gRPC stream load generator (dev.engram.bench.load)
  *   ./engram bench index [options]           the vector index benchmark (dev.engram.bench.index)
+ *   ./engram bench durability [options]      the durability benchmark (dev.engram.bench.durability)
  * </pre>
  */
 public final class Bench {
@@ -23,8 +24,9 @@ public final class Bench {
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
     switch (args[0]) {
       case "load" -> System.exit(LoadBench.run(rest));
-      // ---- index: wired at merge with dev.engram.bench.index.IndexBench (built on main) ----
-      case "index" -> runIndexBench(rest);
+      case "index" -> runByName("dev.engram.bench.index.IndexBench", "index", rest);
+      case "durability" ->
+          runByName("dev.engram.bench.durability.DurabilityBench", "durability", rest);
       default -> {
         System.err.println("bench: unknown benchmark '" + args[0] + "'");
         usage();
@@ -33,17 +35,18 @@ public final class Bench {
     }
   }
 
-  private static void runIndexBench(String[] rest) throws Exception {
-    Class<?> indexBench;
+  /** By name, so this entry point builds whichever benchmarks a branch has. */
+  private static void runByName(String className, String name, String[] rest) throws Exception {
+    Class<?> bench;
     try {
-      indexBench = Class.forName("dev.engram.bench.index.IndexBench");
+      bench = Class.forName(className);
     } catch (ClassNotFoundException e) {
-      System.err.println("index benchmark not built");
+      System.err.println(name + " benchmark not built");
       System.exit(2);
       return;
     }
     try {
-      indexBench.getMethod("main", String[].class).invoke(null, (Object) rest);
+      bench.getMethod("main", String[].class).invoke(null, (Object) rest);
     } catch (InvocationTargetException e) {
       if (e.getCause() instanceof Exception cause) {
         throw cause;
@@ -58,7 +61,8 @@ public final class Bench {
         usage: ./engram bench <benchmark> [options]
           load SCENARIO [options]   gRPC stream load generator; SCENARIO: burst | sustained | overload | mixed
                                     (./engram bench load --help lists the options)
-          index [options]           vector index benchmark\
+          index [options]           vector index benchmark
+          durability [options]      durability benchmark\
         """);
   }
 }
