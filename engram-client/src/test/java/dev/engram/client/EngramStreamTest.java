@@ -22,7 +22,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -329,9 +328,6 @@ class EngramStreamTest {
   }
 
   @Test
-  @Disabled(
-      "needs durability (issue 4): the server keeps spaces and episodes in memory only, so after a"
-          + " restart the space is gone and the stream fails with NOT_FOUND instead of resuming")
   void stream_serverRestartsMidRun_everyObservationStoredOnce() throws Exception {
     startServer(EngramConfig.builder().workers(1).build(), "restart");
     int port = server.grpcPort();
@@ -355,5 +351,8 @@ class EngramStreamTest {
       assertThat(stream.stats().reconnects()).isPositive();
     }
     assertThat(stored("restart")).isEqualTo(n);
+    for (int i = 0; i < n; i++) {
+      assertThat(server.engine().episode(SpaceId.of("restart"), "r-" + i)).isNotNull();
+    }
   }
 }
