@@ -157,11 +157,15 @@ public final class IngestQueue implements AutoCloseable {
     if (elapsed < 50_000_000L) {
       return;
     }
-    double instant = (count - lastSampleCount) * 1e9 / elapsed;
+    lastSampleNanos = now;
+    long done = count - lastSampleCount;
+    lastSampleCount = count;
+    if (done == 0 && depth.get() == 0) {
+      return; // idle: nothing to learn, keep the last estimate instead of decaying it to zero
+    }
+    double instant = done * 1e9 / elapsed;
     double previous = drainRate;
     drainRate = previous == 0 ? instant : 0.7 * previous + 0.3 * instant;
-    lastSampleNanos = now;
-    lastSampleCount = count;
   }
 
   /** Counters for metrics and tests. */

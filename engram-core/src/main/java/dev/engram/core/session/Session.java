@@ -97,9 +97,12 @@ public final class Session implements IndexCallback {
   // ---- inbound, called by the transport's inbound thread ----
 
   /** Observations numbered {@code firstSequence, firstSequence + 1, ...}. */
-  void observe(long firstSequence, List<Episode> episodes) {
+  void observe(SessionOutput from, long firstSequence, List<Episode> episodes) {
     lock.lock();
     try {
+      if (output != from) {
+        return; // a stream this session was resumed away from: its frames no longer count
+      }
       sequence(firstSequence, episodes);
     } finally {
       lock.unlock();
@@ -187,7 +190,8 @@ public final class Session implements IndexCallback {
           new Rejection(
               sequenceNumber,
               StatusCode.of(e),
-              "recall '%s': %s".formatted(query.requestId(), e.getMessage())));
+              "recall '%s': %s".formatted(query.requestId(), e.getMessage()),
+              query.requestId()));
     }
     requestMoreIfRoom();
   }
@@ -222,8 +226,12 @@ public final class Session implements IndexCallback {
 
   // ---- attachment ----
 
-  /** Binds the session to a transport stream; a previous stream, if any, is ended. */
-  void attach(SessionOutput newOutput) {
+  /**
+   * Binds the session to a transport stream and sends it the {@code InitAck} (and the current state
+   * if it is not ACTIVE, so a resuming client does not keep pacing on a stale signal). A previous
+   * stream, if any, is ended; frames it still delivers are ignored (see {@link #observe}).
+   */
+  void attach(SessionOutput newOutput, SessionEvent.Capabilities capabilities) {
     SessionOutput previous;
     lock.lock();
     try {
@@ -235,6 +243,10 @@ public final class Session implements IndexCallback {
       lastAckAccepted = -1;
       lastAckIndexed = -1;
       lastActiveNanos = manager.nanoTime();
+      newOutput.send(new SessionEvent.InitAck(id, expected, capabilities));
+      if (state != StreamState.ACTIVE) {
+        sendStatus(status(state, "state on resume"));
+      }
     } finally {
       lock.unlock();
     }
@@ -260,6 +272,10 @@ public final class Session implements IndexCallback {
 
   boolean attached() {
     return output != null;
+  }
+
+  boolean isAttachedTo(SessionOutput candidate) {
+    return output == candidate;
   }
 
   long lastActiveNanos() {
@@ -377,10 +393,12 @@ public final class Session implements IndexCallback {
 
   private Status status(StreamState newState, String message) {
     IngestQueue queue = manager.queue();
+    // Before the first measurement, guess a tenth of the queue per second.
+    double rate = queue.drainRate() > 0 ? queue.drainRate() : queue.capacity() / 10.0;
     float suggested =
         newState == StreamState.ACTIVE
             ? 0f
-            : (float) (queue.drainRate() * IngestQueue.SOFT_LIMIT / manager.attachedSessions());
+            : (float) (rate * IngestQueue.SOFT_LIMIT / manager.attachedSessions());
     return new Status(
         newState, message, queue.depth(), queue.capacity(), queue.pressure(), suggested);
   }

@@ -36,8 +36,18 @@ public sealed interface SessionEvent {
   record Resend(long fromSequence, ResendReason reason, int retryAfterMillis)
       implements SessionEvent {}
 
-  /** A permanent failure of one message; an observation's number is consumed. */
-  record Rejection(long sequenceNumber, StatusCode code, String message) implements SessionEvent {}
+  /**
+   * A permanent failure of one message; an observation's number is consumed. {@code requestId} is
+   * set for a failed recall and empty for an observation.
+   */
+  record Rejection(long sequenceNumber, StatusCode code, String message, String requestId)
+      implements SessionEvent {
+
+    /** The rejection of an observation. */
+    public Rejection(long sequenceNumber, StatusCode code, String message) {
+      this(sequenceNumber, code, message, "");
+    }
+  }
 
   /** A failure of the whole stream; the transport ends the call after sending it. */
   record Error(StatusCode code, String message) implements SessionEvent {}

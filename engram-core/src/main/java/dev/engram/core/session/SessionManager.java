@@ -94,12 +94,8 @@ public final class SessionManager implements AutoCloseable {
                 + " session");
       }
     }
-    session.attach(output);
-    output.send(
-        new SessionEvent.InitAck(
-            session.id(),
-            session.nextSequence(),
-            new SessionEvent.Capabilities(0, queue.capacity(), space.config().dimension())));
+    session.attach(
+        output, new SessionEvent.Capabilities(0, queue.capacity(), space.config().dimension()));
     output.requestMore();
     return session;
   }

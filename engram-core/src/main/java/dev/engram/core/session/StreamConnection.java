@@ -60,7 +60,7 @@ public final class StreamConnection {
               .formatted(spaceId, s.space().config().id()));
       return;
     }
-    s.observe(firstSequence, episodes);
+    s.observe(output, firstSequence, episodes);
   }
 
   /** A recall request on the stream. */
@@ -121,6 +121,9 @@ public final class StreamConnection {
       return null;
     }
     Session s = session;
+    if (s != null && !s.isAttachedTo(output)) {
+      return null; // resumed on another stream, which owns the session now
+    }
     if (s == null) {
       fail(
           StatusCode.FAILED_PRECONDITION,

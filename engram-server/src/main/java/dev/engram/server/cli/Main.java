@@ -54,6 +54,10 @@ public final class Main {
       err.print(USAGE);
       return 2;
     }
+    if (args.contains("--help") || args.contains("-h")) {
+      out.print(USAGE);
+      return 0;
+    }
     ServeOptions options;
     try {
       options = ServeOptions.parse(args.subList(1, args.size()));

@@ -195,7 +195,8 @@ public final class ProtoMapper {
                   Rejection.newBuilder()
                       .setSequenceNumber(r.sequenceNumber())
                       .setCode(r.code().number())
-                      .setMessage(r.message()))
+                      .setMessage(r.message())
+                      .setRequestId(r.requestId()))
               .setSequenceNumber(r.sequenceNumber());
       case SessionEvent.Error e ->
           b.setError(StreamError.newBuilder().setCode(e.code().number()).setMessage(e.message()));

@@ -30,6 +30,12 @@ class MainTest {
   }
 
   @Test
+  void help_usageOnStdoutAndExitCode0() throws Exception {
+    assertThat(run("serve", "--help")).isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8)).contains("usage: engram serve");
+  }
+
+  @Test
   void unknownCommand_usageAndExitCode2() throws Exception {
     assertThat(run("frobnicate")).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("unknown command 'frobnicate'");

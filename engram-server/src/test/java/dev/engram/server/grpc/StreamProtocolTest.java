@@ -261,6 +261,7 @@ class StreamProtocolTest {
               .build());
       StreamResponse rejection = s.await(StreamResponse::hasRejection);
       assertThat(rejection.getRejection().getMessage()).contains("text-only").contains("embedding");
+      assertThat(rejection.getRejection().getRequestId()).isEqualTo("text-only");
       s.observe(1, episode("a", vector(random, DIM)));
       s.awaitAccepted(1);
     }
