@@ -19,6 +19,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,19 +32,27 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class OverloadTest {
   private static final int CAPACITY = 1_000;
-  private static final int TOTAL = 10_000;
+  private static final int TOTAL = 5_000;
   private static final int DIM = 16;
   @TempDir Path dir;
 
   @Test
   void clientIgnoringSignals_backpressureThenResendOverloaded_everythingStoredOnce()
       throws Exception {
-    // Slow indexing (at least 300 µs per episode) so the client outruns the workers.
+    // Indexing holds still until the client has been refused once, so the queue fills however
+    // fast or slow this machine runs the client; then it drains at its own pace.
+    AtomicReference<GoBackNClient> clientRef = new AtomicReference<>();
+    long holdUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     EngramConfig config =
         EngramConfig.builder()
             .queueCapacity(CAPACITY)
             .workers(1)
-            .faults((space, id) -> LockSupport.parkNanos(300_000))
+            .faults(
+                (space, id) -> {
+                  while (System.nanoTime() < holdUntil && !refused(clientRef.get())) {
+                    LockSupport.parkNanos(1_000_000);
+                  }
+                })
             .build();
     try (LoopbackServer server = new LoopbackServer(dir, config)) {
       server.createSpace("flood", DIM, Metric.METRIC_DOT);
@@ -63,6 +72,7 @@ class OverloadTest {
 
       // Single-episode messages and a window far beyond the queue: the client does not listen.
       GoBackNClient client = new GoBackNClient(server.channel, "flood", episodes, 1, 5_000);
+      clientRef.set(client);
       client.run(Duration.ofMinutes(2), sent -> {});
       sampler.shutdown();
       long heapGrowth = usedHeap() - heapBefore;
@@ -100,6 +110,10 @@ class OverloadTest {
       }
       client.close();
     }
+  }
+
+  private static boolean refused(GoBackNClient client) {
+    return client != null && client.signals.contains("R:RESEND_REASON_OVERLOADED");
   }
 
   private static long usedHeap() {
