@@ -53,7 +53,7 @@ public final class LoadBench {
     this.options = options;
     this.client = client;
     this.server = server;
-    this.metrics = new Metrics(server != null);
+    this.metrics = new Metrics(server != null, options.warmup());
     this.runId = Long.toString(System.currentTimeMillis() % 1_000_000, 36);
   }
 
@@ -573,6 +573,7 @@ public final class LoadBench {
           new double[] {s.t(), s.ackedPerSecond(), s.ackP50Ms(), s.ackP99Ms(), s.recallP99Ms()});
     }
     return r.put("duration_s", options.duration().toMillis() / 1000.0)
+        .put("latency_warmup_s", options.warmup().toMillis() / 1000.0)
         .put(
             "timeline_columns",
             List.of("t_s", "acked_per_s", "ack_p50_ms", "ack_p99_ms", "recall_p99_ms"))

@@ -10,6 +10,7 @@ import java.time.Duration;
  * @param scenario burst, sustained, overload or mixed
  * @param target host:port of a running server, or null to start one in-process
  * @param duration how long the measured phase runs
+ * @param warmup how long at the start of the measured phase is left out of the latency figures
  * @param dimension vector dimension (ignored with an fvecs file, which sets it)
  * @param rate observations per second offered (all streams together), 0 = calibrate
  * @param streams concurrent streams
@@ -25,6 +26,7 @@ record LoadOptions(
     String scenario,
     String target,
     Duration duration,
+    Duration warmup,
     int dimension,
     double rate,
     int streams,
@@ -47,6 +49,7 @@ record LoadOptions(
       options:
         --target host:port    a running server (default: start one in-process, temp data dir)
         --duration 30s        measured phase (s, ms or m suffix)
+        --warmup 5s           first part of the phase left out of latency figures (JIT warm-up)
         --dim 384             vector dimension
         --rate N              observations/s offered, all streams together (default: calibrated)
         --streams N           concurrent streams (mixed: 4, else 1)
@@ -71,6 +74,7 @@ record LoadOptions(
     boolean mixed = scenario.equals("mixed");
     String target = null;
     Duration duration = Duration.ofSeconds(scenario.equals("overload") ? 20 : 30);
+    Duration warmup = Duration.ofSeconds(5);
     int dim = 384;
     double rate = 0;
     int streams = mixed ? 4 : 1;
@@ -90,6 +94,7 @@ record LoadOptions(
       switch (flag) {
         case "--target" -> target = v;
         case "--duration" -> duration = duration(v);
+        case "--warmup" -> warmup = duration(v);
         case "--dim" -> dim = positive(flag, v, 4096);
         case "--rate" -> {
           rate = Double.parseDouble(v);
@@ -109,8 +114,8 @@ record LoadOptions(
       }
     }
     return new LoadOptions(
-        scenario, target, duration, dim, rate, streams, spaces, fvecs, json, svg, queue, workers,
-        seed);
+        scenario, target, duration, warmup, dim, rate, streams, spaces, fvecs, json, svg, queue,
+        workers, seed);
   }
 
   private static int positive(String flag, String v, int max) {

@@ -2,6 +2,7 @@ package dev.engram.bench.load;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
@@ -32,6 +33,7 @@ final class Metrics {
   final List<Second> timeline = new ArrayList<>();
   private final MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
   private final boolean inProcess;
+  private final long warmupNanos;
   private volatile long start = System.nanoTime();
   private long lastAcked;
   private long lastSampleNanos = start;
@@ -41,7 +43,16 @@ final class Metrics {
       double t, double ackedPerSecond, double ackP50Ms, double ackP99Ms, double recallP99Ms) {}
 
   Metrics(boolean inProcess) {
+    this(inProcess, Duration.ZERO);
+  }
+
+  /**
+   * @param warmup the first part of the run, charted but left out of the percentile totals (JIT
+   *     compilation and connection set-up would otherwise dominate the tail)
+   */
+  Metrics(boolean inProcess, Duration warmup) {
     this.inProcess = inProcess;
+    this.warmupNanos = warmup.toNanos();
   }
 
   long startNanos() {
@@ -66,10 +77,14 @@ final class Metrics {
     long now = System.nanoTime();
     Histogram a = ack.getIntervalHistogram();
     Histogram r = recall.getIntervalHistogram();
-    ackTotal.add(a);
-    recallTotal.add(r);
-    indexLagTotal.add(indexLag.getIntervalHistogram());
-    visibilityTotal.add(visibility.getIntervalHistogram());
+    Histogram lag = indexLag.getIntervalHistogram();
+    Histogram seen = visibility.getIntervalHistogram();
+    if (now - start > warmupNanos) {
+      ackTotal.add(a);
+      recallTotal.add(r);
+      indexLagTotal.add(lag);
+      visibilityTotal.add(seen);
+    }
     long total = acked.sum();
     double seconds = (now - lastSampleNanos) / 1e9;
     timeline.add(
