@@ -1,14 +1,16 @@
 package dev.engram.bench;
 
+import dev.engram.bench.durability.DurabilityBench;
+import dev.engram.bench.index.IndexBench;
 import dev.engram.bench.load.LoadBench;
-import java.lang.reflect.InvocationTargetException;
 import java.util.Arrays;
 
 /**
  * Entry point of {@code ./engram bench}: dispatches to a benchmark by its first argument.
  *
  * <pre>
- *   ./engram bench load SCENARIO [options]   the gRPC stream load generator (dev.engram.bench.load)
+ *   ./engram bench SCENARIO [options]        the gRPC stream load generator: burst, sustained,
+ *   ./engram bench load SCENARIO [options]   overload or mixed (dev.engram.bench.load)
  *   ./engram bench index [options]           the vector index benchmark (dev.engram.bench.index)
  *   ./engram bench durability [options]      the durability benchmark (dev.engram.bench.durability)
  * </pre>
@@ -24,9 +26,9 @@ public final class Bench {
     String[] rest = Arrays.copyOfRange(args, 1, args.length);
     switch (args[0]) {
       case "load" -> System.exit(LoadBench.run(rest));
-      case "index" -> runByName("dev.engram.bench.index.IndexBench", "index", rest);
-      case "durability" ->
-          runByName("dev.engram.bench.durability.DurabilityBench", "durability", rest);
+      case "burst", "sustained", "overload", "mixed" -> System.exit(LoadBench.run(args));
+      case "index" -> IndexBench.main(rest);
+      case "durability" -> DurabilityBench.main(rest);
       default -> {
         System.err.println("bench: unknown benchmark '" + args[0] + "'");
         usage();
@@ -35,34 +37,14 @@ public final class Bench {
     }
   }
 
-  /** By name, so this entry point builds whichever benchmarks a branch has. */
-  private static void runByName(String className, String name, String[] rest) throws Exception {
-    Class<?> bench;
-    try {
-      bench = Class.forName(className);
-    } catch (ClassNotFoundException e) {
-      System.err.println(name + " benchmark not built");
-      System.exit(2);
-      return;
-    }
-    try {
-      bench.getMethod("main", String[].class).invoke(null, (Object) rest);
-    } catch (InvocationTargetException e) {
-      if (e.getCause() instanceof Exception cause) {
-        throw cause;
-      }
-      throw e;
-    }
-  }
-
   private static void usage() {
     System.err.println(
         """
         usage: ./engram bench <benchmark> [options]
-          load SCENARIO [options]   gRPC stream load generator; SCENARIO: burst | sustained | overload | mixed
+          [load] SCENARIO [options] gRPC stream load generator; SCENARIO: burst | sustained | overload | mixed
                                     (./engram bench load --help lists the options)
-          index [options]           vector index benchmark
-          durability [options]      durability benchmark\
+          index [options]           vector index benchmark (docs/benchmarks.md)
+          durability accept|restart durability benchmark (docs/benchmarks.md)\
         """);
   }
 }
