@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -213,6 +214,10 @@ class KillNineTest {
     final AtomicLong acked = new AtomicLong();
     final AtomicLong resendFrom = new AtomicLong(-1);
     final AtomicReference<Throwable> ended = new AtomicReference<>();
+
+    /** Released on every frame or failure from the server: the sender waits on it for news. */
+    final Semaphore news = new Semaphore(0);
+
     final CountDownLatch done = new CountDownLatch(1);
     final StreamObserver<StreamRequest> requests;
     long next;
@@ -243,7 +248,7 @@ class KillNineTest {
           next = resend;
         }
         if (next - acked.get() > WINDOW || next > cap) {
-          Thread.sleep(1);
+          news.tryAcquire(100, TimeUnit.MILLISECONDS); // wait for an ack, a resend or the end
           continue;
         }
         EpisodeBatch.Builder batch = EpisodeBatch.newBuilder();
@@ -283,11 +288,13 @@ class KillNineTest {
         case ERROR -> ended.set(new AssertionError("stream error: " + r.getError()));
         default -> {}
       }
+      news.release();
     }
 
     @Override
     public void onError(Throwable t) {
       ended.compareAndSet(null, t);
+      news.release();
       sessionId.completeExceptionally(t);
       nextSequence.completeExceptionally(t);
       done.countDown();

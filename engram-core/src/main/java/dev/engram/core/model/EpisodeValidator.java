@@ -28,7 +28,8 @@ public final class EpisodeValidator {
    *
    * @throws InvalidInputException naming the first problem found
    */
-  public static Episode validate(SpaceConfig space, Episode episode, String defaultId) {
+  public static Episode validate(
+      SpaceConfig space, Episode episode, String defaultId, Instant now) {
     String id = episode.id().isEmpty() ? defaultId : episode.id();
     checkId(id);
     float[] v = episode.embedding();
@@ -56,8 +57,8 @@ public final class EpisodeValidator {
       confidence = DEFAULT_CONFIDENCE;
     }
     float[] stored = space.metric() == Metric.COSINE ? normalized(v) : v;
-    return new Episode(
-        id, stored, episode.content(), episode.observedAt(), confidence, episode.metadata());
+    Instant at = episode.observedAt().equals(Instant.EPOCH) ? now : episode.observedAt();
+    return new Episode(id, stored, episode.content(), at, confidence, episode.metadata());
   }
 
   /**
@@ -90,11 +91,6 @@ public final class EpisodeValidator {
                 .formatted(SpaceId.abbreviate(id), i));
       }
     }
-  }
-
-  /** A timestamp for an episode that gave none. */
-  public static Instant orNow(Instant observedAt, Instant now) {
-    return observedAt == null || observedAt.equals(Instant.EPOCH) ? now : observedAt;
   }
 
   private static void checkVector(SpaceConfig space, float[] v, String what) {

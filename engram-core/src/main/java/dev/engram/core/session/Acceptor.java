@@ -56,17 +56,7 @@ public final class Acceptor {
    * @throws InvalidInputException naming the problem
    */
   public Episode validate(MemorySpace space, Episode episode, String defaultId) {
-    Episode valid = EpisodeValidator.validate(space.config(), episode, defaultId);
-    java.time.Instant at = EpisodeValidator.orNow(valid.observedAt(), clock.instant());
-    return at == valid.observedAt()
-        ? valid
-        : new Episode(
-            valid.id(),
-            valid.embedding(),
-            valid.content(),
-            at,
-            valid.confidence(),
-            valid.metadata());
+    return EpisodeValidator.validate(space.config(), episode, defaultId, clock.instant());
   }
 
   /**
@@ -120,7 +110,8 @@ public final class Acceptor {
     List<Episode> valid = new ArrayList<>(episodes.size());
     for (int i = 0; i < episodes.size(); i++) {
       try {
-        valid.add(validate(space, episodes.get(i), idPrefix + "/" + i));
+        Episode episode = episodes.get(i);
+        valid.add(validate(space, episode, episode.id().isEmpty() ? idPrefix + "/" + i : ""));
       } catch (InvalidInputException e) {
         throw new InvalidInputException("episodes[%d]: %s".formatted(i, e.getMessage()));
       }

@@ -360,7 +360,9 @@ public final class Session implements IndexCallback {
 
   private void accept(Episode episode, long sequence, WriteSet writes) {
     try {
-      Episode valid = manager.acceptor().validate(space, episode, id + "/" + sequence);
+      // The server's name for an unnamed episode; built only when needed (hot path).
+      String defaultId = episode.id().isEmpty() ? id + "/" + sequence : "";
+      Episode valid = manager.acceptor().validate(space, episode, defaultId);
       manager.acceptor().admitReserved(space, valid, sequence, this, writes);
     } catch (InvalidInputException e) {
       manager.queue().release(1);

@@ -61,11 +61,7 @@ public final class SessionManager implements AutoCloseable {
     this.drainTimeoutNanos = drainTimeoutNanos;
     this.ticker =
         Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "engram-session-ticker");
-              t.setDaemon(true);
-              return t;
-            });
+            Thread.ofPlatform().name("engram-session-ticker").daemon().factory());
     ticker.scheduleWithFixedDelay(this::tick, tickMillis, tickMillis, TimeUnit.MILLISECONDS);
   }
 

@@ -120,11 +120,7 @@ public final class DurableStore implements Journal, AutoCloseable {
     this.committer = new GroupCommitter(kv, config.fsync(), config.syncInterval(), config.faults());
     this.snapshotter =
         Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "engram-snapshot");
-              t.setDaemon(true);
-              return t;
-            });
+            Thread.ofPlatform().name("engram-snapshot").daemon().factory());
   }
 
   /**

@@ -82,11 +82,7 @@ final class GroupCommitter implements AutoCloseable {
     if (policy == FsyncPolicy.INTERVAL) {
       syncer =
           Executors.newSingleThreadScheduledExecutor(
-              r -> {
-                Thread t = new Thread(r, "engram-wal-sync");
-                t.setDaemon(true);
-                return t;
-              });
+              Thread.ofPlatform().name("engram-wal-sync").daemon().factory());
       long nanos = syncInterval.toNanos();
       syncer.scheduleWithFixedDelay(this::syncQuietly, nanos, nanos, TimeUnit.NANOSECONDS);
     } else {
