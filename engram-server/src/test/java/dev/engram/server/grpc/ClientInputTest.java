@@ -14,6 +14,7 @@ import dev.engram.proto.v1.GetSpaceRequest;
 import dev.engram.proto.v1.Metric;
 import dev.engram.proto.v1.RecallRequest;
 import dev.engram.proto.v1.RememberRequest;
+import dev.engram.proto.v1.StreamInit;
 import dev.engram.proto.v1.StreamRequest;
 import dev.engram.proto.v1.StreamResponse;
 import io.grpc.Status;
@@ -232,7 +233,12 @@ class ClientInputTest {
   @Test
   void messages_hugeClientStrings_echoedCapped() {
     try (TestStream s = server.stream("mine")) {
-      s.init(HUGE);
+      s.send(
+          StreamRequest.newBuilder()
+              .setMemorySpaceId("mine")
+              .setSessionId(HUGE)
+              .setInit(StreamInit.getDefaultInstance())
+              .build());
       assertThat(s.awaitEnd().getCode()).isEqualTo(Status.Code.NOT_FOUND);
       assertThat(s.await(StreamResponse::hasError).getError().getMessage())
           .hasSizeLessThan(MAX_MESSAGE);
