@@ -73,6 +73,7 @@ public final class Engram implements AutoCloseable {
             config.nanoClock(),
             config.tickMillis(),
             config.maxRetainedSessions(),
+            config.maxAttachedSessions(),
             config.drainTimeout().toNanos());
     if (store != null) {
       try {

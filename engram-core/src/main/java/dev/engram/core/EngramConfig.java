@@ -23,7 +23,10 @@ import java.util.function.LongSupplier;
  * @param nanoClock monotonic time for rates and timeouts
  * @param faults test-only hook called before each episode is indexed
  * @param tickMillis how often acks and status are sent while there is news
- * @param maxRetainedSessions sessions kept for resume
+ * @param maxRetainedSessions detached sessions kept for resume; beyond it the longest idle is
+ *     retired
+ * @param maxAttachedSessions sessions attached to a stream at once; one more is refused with {@code
+ *     RESOURCE_EXHAUSTED}
  * @param drainTimeout longest wait for indexing on a draining close or shutdown
  */
 public record EngramConfig(
@@ -36,6 +39,7 @@ public record EngramConfig(
     IndexFaultInjector faults,
     int tickMillis,
     int maxRetainedSessions,
+    int maxAttachedSessions,
     Duration drainTimeout) {
 
   public EngramConfig {
@@ -61,6 +65,7 @@ public record EngramConfig(
     private IndexFaultInjector faults = IndexFaultInjector.NONE;
     private int tickMillis = 5;
     private int maxRetainedSessions = 10_000;
+    private int maxAttachedSessions = 10_000;
     private Duration drainTimeout = Duration.ofSeconds(10);
 
     private Builder() {}
@@ -126,6 +131,14 @@ public record EngramConfig(
       return this;
     }
 
+    public Builder maxAttachedSessions(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxAttachedSessions must be positive, got " + max);
+      }
+      this.maxAttachedSessions = max;
+      return this;
+    }
+
     public Builder drainTimeout(Duration timeout) {
       if (timeout.isNegative()) {
         throw new IllegalArgumentException("drainTimeout must not be negative, got " + timeout);
@@ -145,6 +158,7 @@ public record EngramConfig(
           faults,
           tickMillis,
           maxRetainedSessions,
+          maxAttachedSessions,
           drainTimeout);
     }
   }
