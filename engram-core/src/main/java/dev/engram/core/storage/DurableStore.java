@@ -117,7 +117,9 @@ public final class DurableStore implements Journal, AutoCloseable {
     this.clock = clock;
     this.baseFactory = baseFactory;
     this.graphs = config.dataDir().resolve("graphs");
-    this.committer = new GroupCommitter(kv, config.fsync(), config.syncInterval(), config.faults());
+    this.committer =
+        new GroupCommitter(
+            kv, config.fsync(), config.syncInterval(), config.faults(), config.writeTimeout());
     this.snapshotter =
         Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("engram-snapshot").daemon().factory());
@@ -175,6 +177,7 @@ public final class DurableStore implements Journal, AutoCloseable {
       long incarnation = nextIncarnation++;
       WriteSet writes = begin();
       try {
+        config.faults().beforeStage();
         writes
             .batch()
             .put(
@@ -570,6 +573,10 @@ public final class DurableStore implements Journal, AutoCloseable {
 
   EpisodeStore kv() {
     return kv;
+  }
+
+  StorageFaults faults() {
+    return config.faults();
   }
 
   GroupCommitter committer() {

@@ -48,11 +48,11 @@ import org.rocksdb.WriteOptions;
 final class GroupCommitter implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(GroupCommitter.class.getName());
   private static final int MAX_GROUP = 512;
-  private static final long DURABLE_WAIT_SECONDS = 30;
 
   private final EpisodeStore store;
   private final FsyncPolicy policy;
   private final StorageFaults faults;
+  private final long timeoutNanos;
   private final WriteOptions writeOptions;
   private final AtomicLong issued = new AtomicLong();
   private final Watermark completed = new Watermark(0);
@@ -66,8 +66,13 @@ final class GroupCommitter implements AutoCloseable {
   private record Request(WriteBatch batch, long ticket, CompletableFuture<Void> done) {}
 
   GroupCommitter(
-      EpisodeStore store, FsyncPolicy policy, Duration syncInterval, StorageFaults faults) {
+      EpisodeStore store,
+      FsyncPolicy policy,
+      Duration syncInterval,
+      StorageFaults faults,
+      Duration timeout) {
     this.store = store;
+    this.timeoutNanos = timeout.toNanos();
     this.policy = policy;
     this.faults = faults;
     this.writeOptions =
@@ -136,12 +141,17 @@ final class GroupCommitter implements AutoCloseable {
     }
   }
 
+  /** Every ticket up to this one has completed. */
+  long completedThrough() {
+    return completed.through();
+  }
+
   /** Waits until every ticket up to {@code ticket} has completed. */
   void awaitDurable(long ticket) {
     if (completed.through() >= ticket) {
       return;
     }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DURABLE_WAIT_SECONDS);
+    long deadline = System.nanoTime() + timeoutNanos;
     lock.lock();
     try {
       while (completed.through() < ticket) {
@@ -210,9 +220,9 @@ final class GroupCommitter implements AutoCloseable {
     }
   }
 
-  private static void join(CompletableFuture<Void> done) {
+  private void join(CompletableFuture<Void> done) {
     try {
-      done.get(DURABLE_WAIT_SECONDS, TimeUnit.SECONDS);
+      done.get(timeoutNanos, TimeUnit.NANOSECONDS);
     } catch (ExecutionException e) {
       if (e.getCause() instanceof RuntimeException r) {
         throw r;

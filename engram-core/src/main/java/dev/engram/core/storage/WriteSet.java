@@ -148,6 +148,7 @@ public final class WriteSet {
   }
 
   private void rollback() {
+    store.faults().beforeRollback();
     if (admitted != null) {
       for (Admitted a : admitted) {
         a.space.drop(a.ordinal);
@@ -157,6 +158,7 @@ public final class WriteSet {
 
   private void put(org.rocksdb.ColumnFamilyHandle cf, byte[] key, byte[] value) {
     try {
+      store.faults().beforeStage();
       batch().put(cf, key, value);
     } catch (RocksDBException e) {
       throw EpisodeStore.failure("preparing a write", e);
@@ -165,6 +167,7 @@ public final class WriteSet {
 
   private void delete(byte[] key) {
     try {
+      store.faults().beforeStage();
       batch().delete(store.kv().episodes, key);
     } catch (RocksDBException e) {
       throw EpisodeStore.failure("preparing a delete", e);
