@@ -35,7 +35,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * accept path. Index workers touch only {@link #indexed} (its own monitor) and {@link #output}
  * (volatile, thread-safe). Impossible outcomes: a number processed twice; an ack covering a number
  * that was not processed; a recall that misses an observation acknowledged earlier on the same
- * stream (admission stores it before the ack, and recall runs on the inbound thread after it).
+ * stream (its write set publishes it before the ack, and recall runs on the inbound thread after
+ * it).
  */
 public final class Session implements IndexCallback {
   private final String id;
