@@ -63,10 +63,6 @@ public final class WriteSet implements AutoCloseable {
     this.ticket = ticket;
   }
 
-  long ticket() {
-    return ticket;
-  }
-
   static WriteSet inMemory() {
     return IN_MEMORY;
   }
