@@ -39,8 +39,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * other way round. Inbound work answers and grants read credit to the stream that delivered it,
  * never to whichever stream is attached by then. Impossible outcomes: a number processed twice; an
  * ack covering a number that was not processed; a recall that misses an observation acknowledged
- * earlier on the same stream (admission stores it before the ack, and recall runs on the inbound
- * thread after it).
+ * earlier on the same stream (its write set publishes it before the ack, and recall runs on the
+ * inbound thread after it).
  */
 public final class Session implements IndexCallback {
   private final String id;
