@@ -40,6 +40,8 @@ public final class WriteSet implements AutoCloseable {
   private long barrier;
   private List<Pending> admitted;
   private List<Duplicate> duplicates;
+  private byte[] progressKey;
+  private byte[] progressValue;
   private boolean done;
 
   /**
@@ -102,7 +104,11 @@ public final class WriteSet implements AutoCloseable {
     duplicates.add(new Duplicate(space, id));
   }
 
-  /** A session has consumed every sequence number up to {@code lastSequence} on {@code space}. */
+  /**
+   * A session has consumed every sequence number up to {@code lastSequence} on {@code space}.
+   * Staged last: when the set holds duplicates, the progress is written only once their originals
+   * are known to be stored (see {@link #commit}).
+   */
   public void sessionProgress(String sessionId, MemorySpace space, long lastSequence) {
     if (store == null) {
       return;
@@ -111,11 +117,10 @@ public final class WriteSet implements AutoCloseable {
     if (state == null) {
       return; // deleted
     }
-    put(
-        store.kv().sessions,
-        Codec.utf8(sessionId),
+    progressKey = Codec.utf8(sessionId);
+    progressValue =
         Codec.sessionValue(
-            state.incarnation(), lastSequence, store.nowMillis(), space.config().id().value()));
+            state.incarnation(), lastSequence, store.nowMillis(), space.config().id().value());
   }
 
   /** An episode forgotten by id. */
@@ -127,9 +132,16 @@ public final class WriteSet implements AutoCloseable {
    * Makes the set durable (per the fsync policy), publishes what it admitted and returns; on
    * failure withdraws what it admitted and throws.
    *
+   * <p>A set with duplicates is written in two steps: first its episodes (then its ticket
+   * completes, so no writer waits on it), then, once every original is known to be stored, the
+   * session's progress. If an original was lost, the progress is not written and the call fails: a
+   * resumed session is asked to resend from before the duplicate, so its episode is stored then. A
+   * crash between the two steps only makes the client resend numbers that are already stored (they
+   * are duplicates by id).
+   *
    * @throws StorageFullException if the disk is full
    * @throws StorageFailedException on another storage failure, or if a duplicate's original could
-   *     not be stored (this set's own writes are durable then)
+   *     not be stored (this set's own episodes are durable then; its session progress is not)
    */
   public void commit() {
     if (store == null || done) {
@@ -138,6 +150,9 @@ public final class WriteSet implements AutoCloseable {
     done = true;
     try {
       try {
+        if (duplicates == null && progressKey != null) {
+          put(store.kv().sessions, progressKey, progressValue);
+        }
         if (batch != null && batch.count() > 0) {
           store.committer().write(batch);
         }
@@ -158,6 +173,14 @@ public final class WriteSet implements AutoCloseable {
           throw new StorageFailedException(
               "episode '%s' could not be stored by the writer that first sent it; resend it"
                   .formatted(d.id));
+        }
+      }
+      if (progressKey != null) {
+        try {
+          put(store.kv().sessions, progressKey, progressValue);
+          store.committer().write(batch);
+        } finally {
+          closeBatch();
         }
       }
     }

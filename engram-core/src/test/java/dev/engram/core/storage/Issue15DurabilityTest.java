@@ -15,6 +15,8 @@ import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.session.Acceptor.Remembered;
+import dev.engram.core.session.SessionEvent;
+import dev.engram.core.session.StreamConnection;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -194,6 +196,70 @@ class Issue15DurabilityTest {
       assertThat(e.episode(SPACE, "x") != null)
           .as("stored iff the duplicate was acknowledged")
           .isEqualTo(acknowledged);
+    }
+  }
+
+  /**
+   * Item 2, on a stream: when a duplicate's original is lost, the session's progress past the
+   * duplicate is not stored, so a session resumed after a restart is asked for it again.
+   */
+  @Test
+  void streamDuplicate_originalWriteFails_resumedSessionIsAskedForItAgain() throws Exception {
+    AtomicBoolean armed = new AtomicBoolean();
+    CountDownLatch inWrite = new CountDownLatch(1);
+    CountDownLatch mayFail = new CountDownLatch(1);
+    StorageFaults faults =
+        new StorageFaults() {
+          @Override
+          public void beforeWrite() throws RocksDBException {
+            if (armed.compareAndSet(true, false)) {
+              inWrite.countDown();
+              awaitLatch(mayFail);
+              throw ioError();
+            }
+          }
+        };
+    String sessionId;
+    try (Engram e = open(FsyncPolicy.INTERVAL, faults, Duration.ofSeconds(BOUND_SECONDS))) {
+      e.createSpace(new SpaceConfig(SPACE, DIM, Metric.L2));
+      DurableEngramTest.Recorder out = new DurableEngramTest.Recorder();
+      StreamConnection stream = e.connect(out);
+      stream.onInit(SPACE.value(), "");
+      sessionId = out.next(SessionEvent.InitAck.class).sessionId();
+      stream.onObservations("", 1, List.of(episode("a", 2)));
+      awaitAck(out, 1);
+      armed.set(true);
+      CompletableFuture<Remembered> original =
+          CompletableFuture.supplyAsync(() -> e.remember(SPACE, List.of(episode("x", 1))));
+      awaitLatch(inWrite);
+      Thread sender =
+          Thread.ofPlatform().start(() -> stream.onObservations("", 2, List.of(episode("x", 1))));
+      await()
+          .atMost(Duration.ofSeconds(BOUND_SECONDS))
+          .until(() -> sender.getState() == Thread.State.TIMED_WAITING || !sender.isAlive());
+      mayFail.countDown();
+      assertThatThrownBy(() -> outcome(original)).hasCauseInstanceOf(StorageFailedException.class);
+      sender.join(TimeUnit.SECONDS.toMillis(BOUND_SECONDS));
+      assertThat(out.next(SessionEvent.Error.class).message()).contains("'x'");
+      assertThat(e.episode(SPACE, "x")).isNull();
+    }
+    try (Engram e = reopen()) {
+      DurableEngramTest.Recorder out = new DurableEngramTest.Recorder();
+      StreamConnection stream = e.connect(out);
+      stream.onInit(SPACE.value(), sessionId);
+      assertThat(out.next(SessionEvent.InitAck.class).nextSequence())
+          .as("the lost duplicate's number is asked for again")
+          .isEqualTo(2);
+      stream.onObservations("", 2, List.of(episode("x", 1)));
+      awaitAck(out, 2);
+      assertThat(e.episode(SPACE, "x")).isNotNull();
+    }
+  }
+
+  private static void awaitAck(DurableEngramTest.Recorder out, long through)
+      throws InterruptedException {
+    while (out.next(SessionEvent.Ack.class).acceptedThrough() < through) {
+      // an earlier ack (the one sent on attach): wait for the next
     }
   }
 
