@@ -2,6 +2,7 @@ package dev.engram.core;
 
 import dev.engram.core.index.VectorIndex;
 import dev.engram.core.ingest.IndexFaultInjector;
+import dev.engram.core.model.MessageLimits;
 import dev.engram.core.model.SpaceConfig;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -25,6 +26,7 @@ import java.util.function.LongSupplier;
  * @param tickMillis how often acks and status are sent while there is news
  * @param maxRetainedSessions sessions kept for resume
  * @param drainTimeout longest wait for indexing on a draining close or shutdown
+ * @param limits the largest message and batch the server takes, and the bound on recall answers
  */
 public record EngramConfig(
     int queueCapacity,
@@ -36,7 +38,8 @@ public record EngramConfig(
     IndexFaultInjector faults,
     int tickMillis,
     int maxRetainedSessions,
-    Duration drainTimeout) {
+    Duration drainTimeout,
+    MessageLimits limits) {
 
   public EngramConfig {
     Objects.requireNonNull(indexFactory, "indexFactory");
@@ -44,6 +47,7 @@ public record EngramConfig(
     Objects.requireNonNull(nanoClock, "nanoClock");
     Objects.requireNonNull(faults, "faults");
     Objects.requireNonNull(drainTimeout, "drainTimeout");
+    Objects.requireNonNull(limits, "limits");
   }
 
   public static Builder builder() {
@@ -62,6 +66,7 @@ public record EngramConfig(
     private int tickMillis = 5;
     private int maxRetainedSessions = 10_000;
     private Duration drainTimeout = Duration.ofSeconds(10);
+    private MessageLimits limits = MessageLimits.defaults();
 
     private Builder() {}
 
@@ -134,6 +139,18 @@ public record EngramConfig(
       return this;
     }
 
+    /** The largest message the server reads and the bound on a recall answer (bytes). */
+    public Builder maxMessageBytes(int bytes) {
+      this.limits = new MessageLimits(bytes, limits.maxBatchSize());
+      return this;
+    }
+
+    /** The most episodes in one stream batch or one unary {@code Remember}. */
+    public Builder maxBatchSize(int episodes) {
+      this.limits = new MessageLimits(limits.maxMessageBytes(), episodes);
+      return this;
+    }
+
     public EngramConfig build() {
       return new EngramConfig(
           queueCapacity,
@@ -145,7 +162,8 @@ public record EngramConfig(
           faults,
           tickMillis,
           maxRetainedSessions,
-          drainTimeout);
+          drainTimeout,
+          limits);
     }
   }
 }

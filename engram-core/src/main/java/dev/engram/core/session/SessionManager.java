@@ -1,6 +1,7 @@
 package dev.engram.core.session;
 
 import dev.engram.core.ingest.IngestQueue;
+import dev.engram.core.model.MessageLimits;
 import dev.engram.core.model.NotFoundException;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.StatusCode;
@@ -34,6 +35,7 @@ public final class SessionManager implements AutoCloseable {
   private final LongSupplier nanoClock;
   private final int maxRetained;
   private final long drainTimeoutNanos;
+  private final MessageLimits limits;
   private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
   private final ScheduledExecutorService ticker;
   private volatile boolean shuttingDown;
@@ -42,6 +44,7 @@ public final class SessionManager implements AutoCloseable {
    * @param tickMillis how often acks and status are sent while there is news
    * @param maxRetained how many sessions are kept for resume
    * @param drainTimeoutNanos the longest a draining close waits for indexing
+   * @param limits the message and batch limits, advertised in every {@code InitAck}
    */
   public SessionManager(
       SpaceRegistry spaces,
@@ -51,7 +54,8 @@ public final class SessionManager implements AutoCloseable {
       LongSupplier nanoClock,
       int tickMillis,
       int maxRetained,
-      long drainTimeoutNanos) {
+      long drainTimeoutNanos,
+      MessageLimits limits) {
     this.spaces = spaces;
     this.queue = queue;
     this.acceptor = acceptor;
@@ -59,6 +63,7 @@ public final class SessionManager implements AutoCloseable {
     this.nanoClock = nanoClock;
     this.maxRetained = maxRetained;
     this.drainTimeoutNanos = drainTimeoutNanos;
+    this.limits = limits;
     this.ticker =
         Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("engram-session-ticker").daemon().factory());
@@ -91,7 +96,13 @@ public final class SessionManager implements AutoCloseable {
       }
     }
     session.attach(
-        output, new SessionEvent.Capabilities(0, queue.capacity(), space.config().dimension()));
+        output,
+        new SessionEvent.Capabilities(
+            0,
+            queue.capacity(),
+            space.config().dimension(),
+            limits.maxMessageBytes(),
+            limits.maxBatchSize()));
     output.requestMore();
     return session;
   }
@@ -170,6 +181,10 @@ public final class SessionManager implements AutoCloseable {
 
   long nanoTime() {
     return nanoClock.getAsLong();
+  }
+
+  MessageLimits limits() {
+    return limits;
   }
 
   long drainTimeoutNanos() {
