@@ -58,6 +58,8 @@ class EngramClientTest {
         .hasMessageContaining("70000");
     assertThatThrownBy(() -> EngramClient.builder().callTimeout(Duration.ZERO))
         .hasMessageContaining("PT0S");
+    assertThatThrownBy(() -> EngramClient.builder().maxInboundMessageBytes(100))
+        .hasMessageContaining("got 100");
     assertThatThrownBy(() -> EngramClient.builder().build())
         .isInstanceOf(IllegalStateException.class);
   }
