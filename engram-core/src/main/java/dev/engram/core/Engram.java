@@ -3,6 +3,7 @@ package dev.engram.core;
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.ingest.IngestStats;
 import dev.engram.core.model.Episode;
+import dev.engram.core.model.MessageLimits;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.RecallResult;
 import dev.engram.core.model.SpaceConfig;
@@ -63,7 +64,7 @@ public final class Engram implements AutoCloseable {
         new IngestQueue(
             config.queueCapacity(), config.workers(), config.faults(), config.nanoClock());
     this.acceptor = new Acceptor(queue, config.clock(), store == null ? Journal.IN_MEMORY : store);
-    this.recaller = new Recaller(config.nanoClock());
+    this.recaller = new Recaller(config.nanoClock(), config.limits());
     this.sessions =
         new SessionManager(
             spaces,
@@ -74,7 +75,8 @@ public final class Engram implements AutoCloseable {
             config.tickMillis(),
             config.maxRetainedSessions(),
             config.maxAttachedSessions(),
-            config.drainTimeout().toNanos());
+            config.drainTimeout().toNanos(),
+            config.limits());
     if (store != null) {
       try {
         recovered =
@@ -123,6 +125,7 @@ public final class Engram implements AutoCloseable {
   /** Stores a batch of episodes (unary path). Unnamed episodes get generated ids. */
   public Acceptor.Remembered remember(SpaceId id, List<Episode> episodes) {
     refuseIfShuttingDown();
+    config.limits().checkBatch(episodes.size());
     return acceptor.remember(spaces.get(id), episodes, "r-" + UUID.randomUUID());
   }
 
@@ -151,6 +154,11 @@ public final class Engram implements AutoCloseable {
 
   public IngestStats ingestStats() {
     return queue.stats();
+  }
+
+  /** The message and batch limits the doors apply and advertise. */
+  public MessageLimits limits() {
+    return config.limits();
   }
 
   public SessionManager sessions() {

@@ -2,6 +2,7 @@ package dev.engram.core;
 
 import dev.engram.core.index.VectorIndex;
 import dev.engram.core.ingest.IndexFaultInjector;
+import dev.engram.core.model.MessageLimits;
 import dev.engram.core.model.SpaceConfig;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -28,6 +29,7 @@ import java.util.function.LongSupplier;
  * @param maxAttachedSessions sessions attached to a stream at once; one more is refused with {@code
  *     RESOURCE_EXHAUSTED}
  * @param drainTimeout longest wait for indexing on a draining close or shutdown
+ * @param limits the largest message and batch the server takes, and the bound on recall answers
  */
 public record EngramConfig(
     int queueCapacity,
@@ -40,7 +42,8 @@ public record EngramConfig(
     int tickMillis,
     int maxRetainedSessions,
     int maxAttachedSessions,
-    Duration drainTimeout) {
+    Duration drainTimeout,
+    MessageLimits limits) {
 
   public EngramConfig {
     Objects.requireNonNull(indexFactory, "indexFactory");
@@ -48,6 +51,7 @@ public record EngramConfig(
     Objects.requireNonNull(nanoClock, "nanoClock");
     Objects.requireNonNull(faults, "faults");
     Objects.requireNonNull(drainTimeout, "drainTimeout");
+    Objects.requireNonNull(limits, "limits");
   }
 
   public static Builder builder() {
@@ -67,6 +71,7 @@ public record EngramConfig(
     private int maxRetainedSessions = 10_000;
     private int maxAttachedSessions = 10_000;
     private Duration drainTimeout = Duration.ofSeconds(10);
+    private MessageLimits limits = MessageLimits.defaults();
 
     private Builder() {}
 
@@ -147,6 +152,18 @@ public record EngramConfig(
       return this;
     }
 
+    /** The largest message the server reads and the bound on a recall answer (bytes). */
+    public Builder maxMessageBytes(int bytes) {
+      this.limits = new MessageLimits(bytes, limits.maxBatchSize());
+      return this;
+    }
+
+    /** The most episodes in one stream batch or one unary {@code Remember}. */
+    public Builder maxBatchSize(int episodes) {
+      this.limits = new MessageLimits(limits.maxMessageBytes(), episodes);
+      return this;
+    }
+
     public EngramConfig build() {
       return new EngramConfig(
           queueCapacity,
@@ -159,7 +176,8 @@ public record EngramConfig(
           tickMillis,
           maxRetainedSessions,
           maxAttachedSessions,
-          drainTimeout);
+          drainTimeout,
+          limits);
     }
   }
 }

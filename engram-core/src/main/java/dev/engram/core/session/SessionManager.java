@@ -2,6 +2,7 @@ package dev.engram.core.session;
 
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.model.Echo;
+import dev.engram.core.model.MessageLimits;
 import dev.engram.core.model.NotFoundException;
 import dev.engram.core.model.OverloadedException;
 import dev.engram.core.model.SpaceId;
@@ -47,6 +48,7 @@ public final class SessionManager implements AutoCloseable {
   private final int maxRetained;
   private final int maxAttached;
   private final long drainTimeoutNanos;
+  private final MessageLimits limits;
   private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
   private final Object lock = new Object();
   private int attachedCount; // guarded by lock
@@ -60,6 +62,7 @@ public final class SessionManager implements AutoCloseable {
    * @param maxRetained how many detached sessions are kept for resume
    * @param maxAttached how many sessions may be attached to a stream at once
    * @param drainTimeoutNanos the longest a draining close waits for indexing
+   * @param limits the message and batch limits, advertised in every {@code InitAck}
    */
   public SessionManager(
       SpaceRegistry spaces,
@@ -70,7 +73,8 @@ public final class SessionManager implements AutoCloseable {
       int tickMillis,
       int maxRetained,
       int maxAttached,
-      long drainTimeoutNanos) {
+      long drainTimeoutNanos,
+      MessageLimits limits) {
     this.spaces = spaces;
     this.queue = queue;
     this.acceptor = acceptor;
@@ -79,6 +83,7 @@ public final class SessionManager implements AutoCloseable {
     this.maxRetained = maxRetained;
     this.maxAttached = maxAttached;
     this.drainTimeoutNanos = drainTimeoutNanos;
+    this.limits = limits;
     this.ticker =
         Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("engram-session-ticker").daemon().factory());
@@ -97,7 +102,12 @@ public final class SessionManager implements AutoCloseable {
     }
     MemorySpace space = spaces.get(SpaceId.of(spaceIdText));
     SessionEvent.Capabilities capabilities =
-        new SessionEvent.Capabilities(0, queue.capacity(), space.config().dimension());
+        new SessionEvent.Capabilities(
+            0,
+            queue.capacity(),
+            space.config().dimension(),
+            limits.maxMessageBytes(),
+            limits.maxBatchSize());
     Session session;
     if (resumeId == null || resumeId.isEmpty()) {
       session = new Session(UUID.randomUUID().toString(), space, this);
@@ -233,6 +243,10 @@ public final class SessionManager implements AutoCloseable {
 
   long nanoTime() {
     return nanoClock.getAsLong();
+  }
+
+  MessageLimits limits() {
+    return limits;
   }
 
   long drainTimeoutNanos() {

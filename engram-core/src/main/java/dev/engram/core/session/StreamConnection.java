@@ -11,7 +11,7 @@ import java.util.List;
 /**
  * One transport stream as the engine sees it: the transport forwards every inbound frame here,
  * already translated into model types, and this class enforces the stream-level rules (init first,
- * known space, one space per stream) before handing frames to the {@link Session}.
+ * known space, one space per stream, batch size) before handing frames to the {@link Session}.
  *
  * <p>Thread-safety: the transport calls the {@code on*} methods from one thread at a time (gRPC and
  * WebSocket both serialise inbound callbacks per stream); {@link #session} is volatile so the
@@ -64,6 +64,12 @@ public final class StreamConnection {
           StatusCode.INVALID_ARGUMENT,
           "observation names space '%s' but this stream is on space '%s'"
               .formatted(Echo.clip(spaceId), s.space().config().id()));
+      return;
+    }
+    try {
+      manager.limits().checkBatch(episodes.size());
+    } catch (EngramException e) {
+      fail(StatusCode.of(e), e.getMessage());
       return;
     }
     s.observe(output, firstSequence, episodes);

@@ -140,7 +140,8 @@ public final class ProtoMapper {
         r.getText(),
         r.getK(),
         r.getMinScore(),
-        mode);
+        mode,
+        r.getIncludeEmbeddings());
   }
 
   public static RecallResponse toProto(String requestId, RecallResult result) {
@@ -247,7 +248,9 @@ public final class ProtoMapper {
                           .setMaxObservationsPerSecond(a.capabilities().maxObservationsPerSecond())
                           .setQueueCapacity(a.capabilities().queueCapacity())
                           .setSupportsBackpressure(true)
-                          .setDimension(a.capabilities().dimension())));
+                          .setDimension(a.capabilities().dimension())
+                          .setMaxMessageBytes(a.capabilities().maxMessageBytes())
+                          .setMaxBatchSize(a.capabilities().maxBatchSize())));
       case SessionEvent.Ack a ->
           b.setAck(
                   ObservationAck.newBuilder()
