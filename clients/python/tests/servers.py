@@ -137,7 +137,12 @@ class ChaosProxy:
         for a, b in pairs:
             for s in (a, b):
                 try:
+                    # shutdown wakes the pipe thread blocked in recv (close alone would not).
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                try:
                     s.close()
                 except OSError:
                     pass
