@@ -97,7 +97,12 @@ public final class MemorySpace {
     nextOrdinal.accumulateAndGet(limit, Math::max);
   }
 
-  /** Inserts an admitted episode into the vector index. Called by index workers. */
+  /**
+   * Inserts an admitted episode into the vector index, then drops it from the fresh segment. Called
+   * by index workers. The drop relies on {@link VectorIndex#contains} meaning "searchable": an
+   * insert that threw leaves the episode in the fresh segment (still recallable) and absent from
+   * the index, so the supervisor's retry inserts it again instead of skipping it.
+   */
   public void index(int ordinal) {
     Episode episode = episodes.get(ordinal);
     if (episode == null) {
