@@ -592,7 +592,7 @@ public final class HnswIndex implements VectorIndex {
     return true;
   }
 
-  /** Removed ordinals whose in-links have not been repaired yet. */
+  /** Removed ordinals (and aborted inserts) whose in-links have not been repaired yet. */
   public int tombstones() {
     return unrepaired.get();
   }
