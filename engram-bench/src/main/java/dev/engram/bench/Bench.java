@@ -2,6 +2,7 @@ package dev.engram.bench;
 
 import dev.engram.bench.durability.DurabilityBench;
 import dev.engram.bench.index.IndexBench;
+import dev.engram.bench.index.ScalingBench;
 import dev.engram.bench.load.LoadBench;
 import java.util.Arrays;
 
@@ -12,6 +13,7 @@ import java.util.Arrays;
  *   ./engram bench SCENARIO [options]        the gRPC stream load generator: burst, sustained,
  *   ./engram bench load SCENARIO [options]   overload or mixed (dev.engram.bench.load)
  *   ./engram bench index [options]           the vector index benchmark (dev.engram.bench.index)
+ *   ./engram bench scaling [options]         index build and search throughput per thread count
  *   ./engram bench durability [options]      the durability benchmark (dev.engram.bench.durability)
  * </pre>
  */
@@ -28,6 +30,7 @@ public final class Bench {
       case "load" -> System.exit(LoadBench.run(rest));
       case "burst", "sustained", "overload", "mixed" -> System.exit(LoadBench.run(args));
       case "index" -> IndexBench.main(rest);
+      case "scaling" -> ScalingBench.main(rest);
       case "durability" -> DurabilityBench.main(rest);
       default -> {
         System.err.println("bench: unknown benchmark '" + args[0] + "'");
@@ -44,6 +47,7 @@ public final class Bench {
           [load] SCENARIO [options] gRPC stream load generator; SCENARIO: burst | sustained | overload | mixed
                                     (./engram bench load --help lists the options)
           index [options]           vector index benchmark (docs/benchmarks.md)
+          scaling [options]         index build/search throughput per thread count (docs/benchmarks.md)
           durability accept|restart durability benchmark (docs/benchmarks.md)\
         """);
   }

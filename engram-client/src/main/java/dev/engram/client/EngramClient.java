@@ -71,6 +71,7 @@ public final class EngramClient implements AutoCloseable {
               .usePlaintext()
               .executor(executor)
               .keepAliveTime(30, TimeUnit.SECONDS)
+              .maxInboundMessageSize(b.maxInboundMessageBytes)
               .build();
       this.ownsChannel = true;
     }
@@ -202,6 +203,7 @@ public final class EngramClient implements AutoCloseable {
     private ManagedChannel channel;
     private Duration callTimeout = Duration.ofSeconds(30);
     private Executor executor;
+    private int maxInboundMessageBytes = EngramStream.DEFAULT_MAX_MESSAGE_BYTES;
 
     private Builder() {}
 
@@ -248,6 +250,20 @@ public final class EngramClient implements AutoCloseable {
      */
     public Builder executor(Executor executor) {
       this.executor = Objects.requireNonNull(executor, "executor");
+      return this;
+    }
+
+    /**
+     * The largest answer the client reads (bytes; default 4 MiB, the server's default {@code
+     * --max-message-bytes}). Raise it with the server's limit; applies to a channel the client
+     * makes, not to one passed in.
+     */
+    public Builder maxInboundMessageBytes(int bytes) {
+      if (bytes < 16 << 10) {
+        throw new IllegalArgumentException(
+            "maxInboundMessageBytes must be at least 16384, got " + bytes);
+      }
+      this.maxInboundMessageBytes = bytes;
       return this;
     }
 

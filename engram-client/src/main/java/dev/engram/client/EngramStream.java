@@ -1,5 +1,6 @@
 package dev.engram.client;
 
+import com.google.protobuf.CodedOutputStream;
 import dev.engram.proto.v1.Episode;
 import dev.engram.proto.v1.EpisodeBatch;
 import dev.engram.proto.v1.MemoryServiceGrpc;
@@ -20,10 +21,6 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.List;
 import java.util.SplittableRandom;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -56,10 +53,20 @@ import java.util.concurrent.locks.ReentrantLock;
  * the on-ready callback, so the SDK never floods the transport. Waits (an {@code OVERLOADED}
  * resend's {@code retry_after_ms}, pacing tokens under {@code BACKPRESSURE}, reconnect backoff) are
  * timers on the scheduler that only kick the pump or reconnect; an earlier deadline always gets its
- * own timer. Callbacks of a replaced call are recognised by their generation and ignored.
- * Impossible outcomes: an observation dropped from the buffer before an ack covers it or the server
- * rejects it; more than {@code bufferSize} observations buffered; two threads writing to one call;
- * an observation sent on a call before its session was established.
+ * own timer. Callbacks of a replaced call are recognised by their generation and ignored. Recalls
+ * are tracked by {@link PendingRecalls} (its own monitor, taken after this lock, never before).
+ *
+ * <p>Message size: a message never exceeds the server's advertised {@code max_message_bytes} (4 MiB
+ * until an {@code InitAck} says otherwise) nor its {@code max_batch_size}: batches are cut by
+ * bytes, and an episode that cannot fit alone is refused by {@code observe} with {@link
+ * EpisodeTooLargeException}. Reconnects: a call that ends while work sent on it went unacknowledged
+ * is a <em>stalled</em> call; the retry count and backoff reset only after a call that was not
+ * stalled, and the same status (other than {@code UNAVAILABLE}) ending {@code maxRepeatedFailures}
+ * stalled calls in a row fails the stream instead of retrying forever.
+ *
+ * <p>Impossible outcomes: an observation dropped from the buffer before an ack covers it or the
+ * server rejects it; more than {@code bufferSize} observations buffered; two threads writing to one
+ * call; an observation sent on a call before its session was established.
  *
  * <p>Thread-safety: every public method is safe from any thread.
  */
@@ -72,6 +79,15 @@ public final class EngramStream implements AutoCloseable {
   /** Longest single wait for pacing tokens before the pump looks again. */
   private static final long MAX_PACING_WAIT_NANOS = 100_000_000L;
 
+  /** The server's message limit until its {@code InitAck} states one: gRPC's default. */
+  static final int DEFAULT_MAX_MESSAGE_BYTES = 4 << 20;
+
+  /**
+   * Bytes of a {@code StreamRequest} beyond its episodes: space id (at most 64 characters),
+   * sequence number and the tags and lengths around the episodes.
+   */
+  private static final int FRAME_OVERHEAD = 128;
+
   private final MemoryServiceGrpc.MemoryServiceStub stub;
   private final String spaceId;
   private final StreamOptions options;
@@ -82,6 +98,10 @@ public final class EngramStream implements AutoCloseable {
   private final AtomicLong idCounter = new AtomicLong();
   private final AtomicLong recallCounter = new AtomicLong();
   private final int capacity;
+  private final PendingRecalls recalls;
+
+  /** The server's {@code max_message_bytes}; written under {@link #lock}, read by observers. */
+  private volatile int messageLimit = DEFAULT_MAX_MESSAGE_BYTES;
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
@@ -105,8 +125,10 @@ public final class EngramStream implements AutoCloseable {
   private double tokens;
   private long tokensAtNanos;
   private StreamState state = StreamState.STREAM_STATE_UNSPECIFIED;
-  private final ArrayDeque<PendingRecall> recallsQueued = new ArrayDeque<>();
-  private final ArrayDeque<PendingRecall> recallsSent = new ArrayDeque<>();
+  private int serverMaxBatch = Integer.MAX_VALUE; // the server's max_batch_size
+  private Status.Code lastStall; // status that ended the last stalled call, null after progress
+  private int repeatedStalls; // stalled calls in a row that ended with lastStall
+  private Runnable deferred; // a failure decided by the pump, run after it lets go of the lock
   private boolean closing;
   private boolean finished;
   private StreamFailedException failure;
@@ -132,6 +154,8 @@ public final class EngramStream implements AutoCloseable {
     this.capacity = options.bufferSize();
     this.ring = new Entry[capacity];
     this.jitter = new SplittableRandom(options.jitterSeed());
+    this.recalls =
+        new PendingRecalls(options.maxPendingRecalls(), options.recallTimeout(), scheduler);
     connect();
   }
 
@@ -148,10 +172,12 @@ public final class EngramStream implements AutoCloseable {
    * @return the observation's ticket (0-based position in this stream)
    * @throws BufferFullException if the buffer is full: at once under {@link FullPolicy#FAIL_FAST},
    *     after the configured wait under {@link FullPolicy#BLOCK}
+   * @throws EpisodeTooLargeException if the episode alone is over the server's message limit
    * @throws StreamFailedException if the stream has failed or is closing
    */
   public long observe(Episode episode) {
     Episode e = withId(episode);
+    checkFits(e);
     lock.lock();
     try {
       if (tail - head >= capacity) {
@@ -187,10 +213,12 @@ public final class EngramStream implements AutoCloseable {
    * Queues an observation if the buffer has room, never waiting.
    *
    * @return false if the buffer is full (the observation was not taken)
+   * @throws EpisodeTooLargeException if the episode alone is over the server's message limit
    * @throws StreamFailedException if the stream has failed or is closing
    */
   public boolean tryObserve(Episode episode) {
     Episode e = withId(episode);
+    checkFits(e);
     lock.lock();
     try {
       if (tail - head >= capacity) {
@@ -202,6 +230,30 @@ public final class EngramStream implements AutoCloseable {
     } finally {
       lock.unlock();
     }
+  }
+
+  /** The bytes a message carrying only {@code e} takes. */
+  private static long messageBytes(Episode e) {
+    return FRAME_OVERHEAD + episodeBytes(e);
+  }
+
+  /** The bytes {@code e} adds to a message: its tag, its length and itself. */
+  private static int episodeBytes(Episode e) {
+    int size = e.getSerializedSize();
+    return 1 + CodedOutputStream.computeUInt32SizeNoTag(size) + size;
+  }
+
+  private void checkFits(Episode e) {
+    long bytes = messageBytes(e);
+    int limit = messageLimit;
+    if (bytes > limit) {
+      throw new EpisodeTooLargeException(e.getId(), bytes, limit);
+    }
+  }
+
+  /** Ids the stream generates are {@code <prefix>-<n>}, n = 0, 1, ... in observe order. */
+  String generatedIdPrefix() {
+    return idPrefix;
   }
 
   private Episode withId(Episode episode) {
@@ -238,7 +290,11 @@ public final class EngramStream implements AutoCloseable {
    * have resent may be missed. Unanswered recalls are sent again after a reconnect.
    *
    * <p>An empty {@code memory_space_id} means this stream's space; an empty {@code request_id} is
-   * filled in.
+   * filled in. The answer is matched by {@code request_id}. The future fails with a {@link
+   * io.grpc.StatusRuntimeException}: the server's code if it rejects the recall, {@code
+   * DEADLINE_EXCEEDED} after {@link StreamOptions#recallTimeout()}, {@code RESOURCE_EXHAUSTED} at
+   * once when {@link StreamOptions#maxPendingRecalls()} are pending, {@code INVALID_ARGUMENT} at
+   * once when its {@code request_id} is; or with {@link StreamFailedException} if the stream ends.
    */
   public CompletableFuture<RecallResponse> recall(RecallRequest cue) {
     RecallRequest.Builder b = cue.toBuilder();
@@ -248,24 +304,21 @@ public final class EngramStream implements AutoCloseable {
     if (b.getRequestId().isEmpty()) {
       b.setRequestId(idPrefix + "-r" + recallCounter.getAndIncrement());
     }
-    CompletableFuture<RecallResponse> future = new CompletableFuture<>();
     lock.lock();
     try {
       if (failure != null) {
-        future.completeExceptionally(failure);
-        return future;
+        return CompletableFuture.failedFuture(failure);
       }
       if (closing || finished) {
-        future.completeExceptionally(
+        return CompletableFuture.failedFuture(
             new StreamFailedException(Status.CANCELLED, "stream is closing or closed"));
-        return future;
       }
-      recallsQueued.addLast(new PendingRecall(b.build(), future, tail));
+      CompletableFuture<RecallResponse> future = recalls.add(b.build(), tail);
       kickLocked();
+      return future;
     } finally {
       lock.unlock();
     }
-    return future;
   }
 
   /** Recalls the {@code k} memories nearest to {@code embedding}. */
@@ -318,8 +371,8 @@ public final class EngramStream implements AutoCloseable {
               Math.max(0, (pausedUntilNanos - System.nanoTime()) / 1_000_000),
               c == null || c.requests == null ? "-" : c.requests.isReady(),
               c == null ? "-" : c.established,
-              recallsQueued.size(),
-              recallsSent.size());
+              recalls.unsentCount(),
+              recalls.sentCount());
     } finally {
       lock.unlock();
     }
@@ -380,7 +433,7 @@ public final class EngramStream implements AutoCloseable {
     if (toCancel != null && toCancel.requests != null) {
       toCancel.requests.cancel("stream closed by the client", null);
     }
-    failRecalls(new StreamFailedException(Status.CANCELLED, "stream closed"));
+    recalls.failAll(new StreamFailedException(Status.CANCELLED, "stream closed"));
     return clean;
   }
 
@@ -425,7 +478,7 @@ public final class EngramStream implements AutoCloseable {
     current = null;
     c.done = true;
     generation++;
-    requeueRecallsLocked();
+    recalls.requeueSent();
     if (finished) {
       return null;
     }
@@ -442,6 +495,23 @@ public final class EngramStream implements AutoCloseable {
     } else if (isPermanent(code)) {
       return failLocked(
           effective, "stream on space '" + spaceId + "' failed: " + describe(effective));
+    }
+    boolean stalled = c.workSent && !c.progressed;
+    if (c.established && !stalled) {
+      attempts = 0; // the call worked: a fresh run of retries
+      lastStall = null;
+      repeatedStalls = 0;
+    } else if (stalled && code != Status.Code.UNAVAILABLE) {
+      repeatedStalls = code == lastStall ? repeatedStalls + 1 : 1;
+      lastStall = code;
+      if (repeatedStalls >= options.maxRepeatedFailures()) {
+        return failLocked(
+            effective,
+            ("stream on space '%s' failed: the server ended it %d times in a row with %s while"
+                    + " observations or recalls were in flight and none was acknowledged"
+                    + " (ticket %d onward): %s")
+                .formatted(spaceId, repeatedStalls, code, head, describe(effective)));
+      }
     }
     attempts++;
     if (attempts > options.maxReconnectAttempts()) {
@@ -494,7 +564,7 @@ public final class EngramStream implements AutoCloseable {
     changed.signalAll();
     StreamFailedException f = failure;
     return () -> {
-      failRecalls(f);
+      recalls.failAll(f);
       listener.onFailed(f);
     };
   }
@@ -536,16 +606,24 @@ public final class EngramStream implements AutoCloseable {
     while (true) {
       StreamRequest message;
       Call c;
+      Runnable after = null;
       lock.lock();
       try {
         c = current;
         message = c == null ? null : nextMessageLocked(c);
         if (message == null) {
           pumping = false;
-          return;
+          after = deferred;
+          deferred = null;
         }
       } finally {
         lock.unlock();
+      }
+      if (message == null) {
+        if (after != null) {
+          safely(after);
+        }
+        return;
       }
       try {
         c.requests.onNext(message);
@@ -579,11 +657,10 @@ public final class EngramStream implements AutoCloseable {
     if (cursor < head) {
       cursor = head;
     }
-    PendingRecall recall = recallsQueued.peekFirst();
-    if (recall != null && (recall.after <= cursor || recall.after <= head)) {
-      recallsQueued.pollFirst();
-      recallsSent.addLast(recall);
-      return StreamRequest.newBuilder().setMemorySpaceId(spaceId).setRecall(recall.request).build();
+    RecallRequest recall = recalls.nextReady(Math.max(cursor, head));
+    if (recall != null) {
+      c.workSent = true;
+      return StreamRequest.newBuilder().setMemorySpaceId(spaceId).setRecall(recall).build();
     }
     if (closing && head == tail) {
       c.closeSent = true;
@@ -601,7 +678,7 @@ public final class EngramStream implements AutoCloseable {
       scheduleDelayedPumpLocked(pausedUntilNanos - now);
       return null;
     }
-    int n = (int) Math.min(tail - cursor, options.maxBatchSize());
+    int n = (int) Math.min(tail - cursor, Math.min(options.maxBatchSize(), serverMaxBatch));
     if (pacingRate > 0) {
       tokens =
           Math.min(Math.max(1, pacingRate / 20), tokens + (now - tokensAtNanos) * pacingRate / 1e9);
@@ -614,27 +691,48 @@ public final class EngramStream implements AutoCloseable {
       n = (int) Math.min(n, Math.floor(tokens));
       tokens -= n;
     }
+    int requested = n;
     long first = cursor;
+    Episode head1 = ring[slot(first)].episode;
+    int limit = messageLimit;
+    if (messageBytes(head1) > limit) {
+      // Taken under a larger limit than this server's: the protocol cannot skip its number.
+      deferred =
+          failLocked(
+              Status.RESOURCE_EXHAUSTED,
+              new EpisodeTooLargeException(head1.getId(), messageBytes(head1), limit).getMessage()
+                  + " (ticket %d, buffered before this server stated its limit)".formatted(first));
+      return null;
+    }
+    // Cut by bytes: the message stays under the server's limit and the client's batch size.
+    long budget = Math.min(options.maxBatchBytes(), limit - FRAME_OVERHEAD);
+    long bytes = episodeBytes(head1);
+    int taken = 1;
+    while (taken < n) {
+      Episode e = ring[slot(first + taken)].episode;
+      long more = episodeBytes(e);
+      if (bytes + more > budget) {
+        break;
+      }
+      bytes += more;
+      taken++;
+    }
+    n = taken;
     StreamRequest.Builder out =
         StreamRequest.newBuilder().setMemorySpaceId(spaceId).setSequenceNumber(first + seqOffset);
     if (n == 1) {
-      out.setObservation(ring[slot(first)].episode);
+      out.setObservation(head1);
     } else {
       EpisodeBatch.Builder batch = EpisodeBatch.newBuilder();
-      int bytes = 0;
-      int taken = 0;
-      while (taken < n) {
-        Episode e = ring[slot(first + taken)].episode;
-        bytes += e.getSerializedSize() + 4;
-        if (taken > 0 && bytes > options.maxBatchBytes()) {
-          break;
-        }
-        batch.addEpisodes(e);
-        taken++;
+      for (int i = 0; i < n; i++) {
+        batch.addEpisodes(ring[slot(first + i)].episode);
       }
-      n = taken;
       out.setObservations(batch);
     }
+    if (pacingRate > 0 && n < requested) {
+      tokens += requested - n; // tokens taken for episodes this message does not carry
+    }
+    c.workSent = true;
     cursor = first + n;
     if (first < sentHighWater) {
       resent += Math.min(sentHighWater, cursor) - first;
@@ -706,7 +804,12 @@ public final class EngramStream implements AutoCloseable {
       ackedThrough = head - 1;
       cursor = head;
       c.established = true;
-      attempts = 0;
+      // attempts is not reset here: only a call that gets work acknowledged (or has none) counts
+      // as working, so a server that fails every call after its InitAck is not retried forever.
+      int advertised = ack.getCapabilities().getMaxMessageBytes();
+      messageLimit = advertised > 0 ? advertised : DEFAULT_MAX_MESSAGE_BYTES;
+      int maxBatch = ack.getCapabilities().getMaxBatchSize();
+      serverMaxBatch = maxBatch > 0 ? maxBatch : Integer.MAX_VALUE;
       pausedUntilNanos = 0;
       // The server signals state changes only; one sent while we were away is lost, so a new call
       // starts unpaced until the server says otherwise (its hard limit still protects it).
@@ -732,6 +835,9 @@ public final class EngramStream implements AutoCloseable {
         return;
       }
       through = ack.getAcceptedThrough() - seqOffset;
+      if (through >= head && head < tail) {
+        c.progressed = true;
+      }
       dropAcceptedLocked(through);
       long idx = ack.getIndexedThrough() - seqOffset;
       if (ack.getIndexedThrough() > 0 && idx > indexedThrough) {
@@ -809,15 +915,17 @@ public final class EngramStream implements AutoCloseable {
 
   private void onRejection(Call c, dev.engram.proto.v1.Rejection r) {
     Status.Code code = Status.fromCodeValue(r.getCode()).getCode();
-    PendingRecall recall = null;
     Rejected report = null;
     lock.lock();
     try {
       if (c != current) {
         return;
       }
-      if (r.getSequenceNumber() == 0) {
-        recall = recallsSent.pollFirst(); // recalls carry number 0 and are answered in order
+      c.progressed = true;
+      if (!r.getRequestId().isEmpty()) {
+        // A recall's rejection: matched by request_id below, outside the lock.
+      } else if (r.getSequenceNumber() == 0) {
+        LOG.log(Level.WARNING, "ignoring a Rejection with neither number nor request_id: {0}", r);
       } else {
         long ticket = r.getSequenceNumber() - seqOffset;
         if (ticket >= head && ticket < tail) {
@@ -834,9 +942,11 @@ public final class EngramStream implements AutoCloseable {
     } finally {
       lock.unlock();
     }
-    if (recall != null) {
-      recall.future.completeExceptionally(
-          Status.fromCodeValue(r.getCode()).withDescription(r.getMessage()).asRuntimeException());
+    if (!r.getRequestId().isEmpty()
+        && !recalls.rejected(
+            r.getRequestId(), Status.fromCodeValue(r.getCode()).withDescription(r.getMessage()))) {
+      LOG.log(
+          Level.DEBUG, "rejection of recall ''{0}'' that is no longer pending", r.getRequestId());
     }
     if (report != null) {
       Rejected rep = report;
@@ -845,25 +955,20 @@ public final class EngramStream implements AutoCloseable {
   }
 
   private void onRecall(Call c, RecallResponse response) {
-    PendingRecall match = null;
     lock.lock();
     try {
       if (c != current) {
         return;
       }
-      for (Iterator<PendingRecall> it = recallsSent.iterator(); it.hasNext(); ) {
-        PendingRecall p = it.next();
-        if (p.request.getRequestId().equals(response.getRequestId())) {
-          it.remove();
-          match = p;
-          break;
-        }
-      }
+      c.progressed = true;
     } finally {
       lock.unlock();
     }
-    if (match != null) {
-      match.future.complete(response);
+    if (!recalls.answered(response)) {
+      LOG.log(
+          Level.DEBUG,
+          "answer to recall ''{0}'' that is no longer pending",
+          response.getRequestId());
     }
   }
 
@@ -881,29 +986,6 @@ public final class EngramStream implements AutoCloseable {
     }
     if (after != null) {
       safely(after);
-    }
-  }
-
-  /** Lock held: recalls sent on a lost call go back to the front of the queue, in order. */
-  private void requeueRecallsLocked() {
-    while (!recallsSent.isEmpty()) {
-      recallsQueued.addFirst(recallsSent.pollLast());
-    }
-  }
-
-  private void failRecalls(Throwable cause) {
-    List<PendingRecall> all = new ArrayList<>();
-    lock.lock();
-    try {
-      all.addAll(recallsSent);
-      all.addAll(recallsQueued);
-      recallsSent.clear();
-      recallsQueued.clear();
-    } finally {
-      lock.unlock();
-    }
-    for (PendingRecall p : all) {
-      p.future.completeExceptionally(cause);
     }
   }
 
@@ -929,9 +1011,6 @@ public final class EngramStream implements AutoCloseable {
     }
   }
 
-  private record PendingRecall(
-      RecallRequest request, CompletableFuture<RecallResponse> future, long after) {}
-
   /**
    * One gRPC call of this stream. Its fields are guarded by the stream's lock, except {@link
    * #requests}, which is set once in {@code beforeStart} before the call is published.
@@ -944,6 +1023,8 @@ public final class EngramStream implements AutoCloseable {
     boolean established;
     boolean closeSent;
     boolean done;
+    boolean workSent; // an observation or recall was sent on this call
+    boolean progressed; // the server acknowledged, rejected or answered something on this call
     Status inBandError;
 
     Call(int generation, String resumeId) {

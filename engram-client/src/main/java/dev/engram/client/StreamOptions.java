@@ -21,6 +21,9 @@ public final class StreamOptions {
   private final Duration closeTimeout;
   private final long jitterSeed;
   private final StreamListener listener;
+  private final Duration recallTimeout;
+  private final int maxPendingRecalls;
+  private final int maxRepeatedFailures;
 
   private StreamOptions(Builder b) {
     this.bufferSize = b.bufferSize;
@@ -34,6 +37,9 @@ public final class StreamOptions {
     this.closeTimeout = b.closeTimeout;
     this.jitterSeed = b.jitterSeed;
     this.listener = b.listener;
+    this.recallTimeout = b.recallTimeout;
+    this.maxPendingRecalls = b.maxPendingRecalls;
+    this.maxRepeatedFailures = b.maxRepeatedFailures;
   }
 
   /** The defaults: 8,192 in flight, block up to 30 s, batches of up to 256, backoff 50 ms–5 s. */
@@ -89,6 +95,18 @@ public final class StreamOptions {
     return listener;
   }
 
+  public Duration recallTimeout() {
+    return recallTimeout;
+  }
+
+  public int maxPendingRecalls() {
+    return maxPendingRecalls;
+  }
+
+  public int maxRepeatedFailures() {
+    return maxRepeatedFailures;
+  }
+
   /** Builds {@link StreamOptions}. Not thread-safe. */
   public static final class Builder {
     private int bufferSize = 8192;
@@ -102,6 +120,9 @@ public final class StreamOptions {
     private Duration closeTimeout = Duration.ofSeconds(30);
     private long jitterSeed = System.nanoTime();
     private StreamListener listener = new StreamListener() {};
+    private Duration recallTimeout = Duration.ofSeconds(30);
+    private int maxPendingRecalls = 1024;
+    private int maxRepeatedFailures = 5;
 
     private Builder() {}
 
@@ -192,6 +213,38 @@ public final class StreamOptions {
 
     public Builder listener(StreamListener listener) {
       this.listener = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    /** How long a recall waits for its answer before its future fails with DEADLINE_EXCEEDED. */
+    public Builder recallTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "timeout");
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("recallTimeout must be positive, got " + timeout);
+      }
+      this.recallTimeout = timeout;
+      return this;
+    }
+
+    /** Recalls awaiting an answer; one more fails at once with RESOURCE_EXHAUSTED. */
+    public Builder maxPendingRecalls(int max) {
+      if (max < 1 || max > 1 << 20) {
+        throw new IllegalArgumentException("maxPendingRecalls must be 1..1048576, got " + max);
+      }
+      this.maxPendingRecalls = max;
+      return this;
+    }
+
+    /**
+     * How many times in a row a connection may end with the same status (other than UNAVAILABLE)
+     * while the stream had work in flight and none of it was acknowledged, before the stream fails
+     * with that status instead of reconnecting again.
+     */
+    public Builder maxRepeatedFailures(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxRepeatedFailures must be >= 1, got " + max);
+      }
+      this.maxRepeatedFailures = max;
       return this;
     }
 

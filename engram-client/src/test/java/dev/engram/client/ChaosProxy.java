@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class ChaosProxy implements AutoCloseable {
   private final ServerSocket listener;
-  private final int targetPort;
+  private volatile int targetPort;
   private final Random random;
   private final long minCutBytes;
   private final long maxCutBytes;
@@ -48,6 +48,11 @@ final class ChaosProxy implements AutoCloseable {
     Thread t = new Thread(this::acceptLoop, "chaos-proxy-accept");
     t.setDaemon(true);
     t.start();
+  }
+
+  /** Forwards new connections to {@code port} from now on (a server that restarted elsewhere). */
+  void retarget(int port) {
+    this.targetPort = port;
   }
 
   int port() {
@@ -89,7 +94,13 @@ final class ChaosProxy implements AutoCloseable {
     while (!closed) {
       try {
         Socket client = listener.accept();
-        Socket server = new Socket(InetAddress.getLoopbackAddress(), targetPort);
+        Socket server;
+        try {
+          server = new Socket(InetAddress.getLoopbackAddress(), targetPort);
+        } catch (IOException refused) {
+          closeQuietly(client); // the client sees its connection closed and retries
+          continue;
+        }
         client.setTcpNoDelay(true);
         server.setTcpNoDelay(true);
         open.add(client);

@@ -32,7 +32,8 @@ class EngramClientTest {
           client.remember(
               "notes",
               List.of(TestData.episode("a", v, "alpha"), TestData.episode("a", v, "alpha")));
-      assertThat(r.getIdsList()).contains("a");
+      assertThat(r.getIdsList()).containsExactly("a", "a");
+      assertThat(r.getDuplicates()).isEqualTo(1);
       assertThat(client.getSpace("notes").getEpisodeCount()).isEqualTo(1);
       assertThat(client.listSpaces()).extracting(s -> s.getMemorySpaceId()).contains("notes");
       assertThat(client.recall("notes", v, 1).getMemories(0).getEpisode().getContent())
@@ -57,6 +58,8 @@ class EngramClientTest {
         .hasMessageContaining("70000");
     assertThatThrownBy(() -> EngramClient.builder().callTimeout(Duration.ZERO))
         .hasMessageContaining("PT0S");
+    assertThatThrownBy(() -> EngramClient.builder().maxInboundMessageBytes(100))
+        .hasMessageContaining("got 100");
     assertThatThrownBy(() -> EngramClient.builder().build())
         .isInstanceOf(IllegalStateException.class);
   }
@@ -72,5 +75,11 @@ class EngramClientTest {
         .hasMessageContaining("PT2S");
     assertThatThrownBy(() -> StreamOptions.builder().blockWhenFull(Duration.ofSeconds(-1)))
         .hasMessageContaining("PT-1S");
+    assertThatThrownBy(() -> StreamOptions.builder().recallTimeout(Duration.ZERO))
+        .hasMessageContaining("PT0S");
+    assertThatThrownBy(() -> StreamOptions.builder().maxPendingRecalls(0))
+        .hasMessageContaining("got 0");
+    assertThatThrownBy(() -> StreamOptions.builder().maxRepeatedFailures(0))
+        .hasMessageContaining("got 0");
   }
 }

@@ -4,6 +4,7 @@ import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.ingest.IngestStats;
 import dev.engram.core.ingest.QuarantineRecorder;
 import dev.engram.core.model.Episode;
+import dev.engram.core.model.MessageLimits;
 import dev.engram.core.model.QuarantinedEpisode;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.RecallResult;
@@ -69,7 +70,7 @@ public final class Engram implements AutoCloseable {
             config.nanoClock(),
             store == null ? QuarantineRecorder.IN_MEMORY : store);
     this.acceptor = new Acceptor(queue, config.clock(), store == null ? Journal.IN_MEMORY : store);
-    this.recaller = new Recaller(config.nanoClock());
+    this.recaller = new Recaller(config.nanoClock(), config.limits());
     this.sessions =
         new SessionManager(
             spaces,
@@ -79,7 +80,9 @@ public final class Engram implements AutoCloseable {
             config.nanoClock(),
             config.tickMillis(),
             config.maxRetainedSessions(),
-            config.drainTimeout().toNanos());
+            config.maxAttachedSessions(),
+            config.drainTimeout().toNanos(),
+            config.limits());
     if (store != null) {
       try {
         recovered =
@@ -128,6 +131,7 @@ public final class Engram implements AutoCloseable {
   /** Stores a batch of episodes (unary path). Unnamed episodes get generated ids. */
   public Acceptor.Remembered remember(SpaceId id, List<Episode> episodes) {
     refuseIfShuttingDown();
+    config.limits().checkBatch(episodes.size());
     return acceptor.remember(spaces.get(id), episodes, "r-" + UUID.randomUUID());
   }
 
@@ -164,6 +168,11 @@ public final class Engram implements AutoCloseable {
 
   public IngestStats ingestStats() {
     return queue.stats();
+  }
+
+  /** The message and batch limits the doors apply and advertise. */
+  public MessageLimits limits() {
+    return config.limits();
   }
 
   public SessionManager sessions() {

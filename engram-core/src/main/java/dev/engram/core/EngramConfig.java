@@ -2,6 +2,7 @@ package dev.engram.core;
 
 import dev.engram.core.index.VectorIndex;
 import dev.engram.core.ingest.IndexFaultInjector;
+import dev.engram.core.model.MessageLimits;
 import dev.engram.core.model.SpaceConfig;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -23,8 +24,12 @@ import java.util.function.LongSupplier;
  * @param nanoClock monotonic time for rates and timeouts
  * @param faults test-only hook called before each episode is indexed
  * @param tickMillis how often acks and status are sent while there is news
- * @param maxRetainedSessions sessions kept for resume
+ * @param maxRetainedSessions detached sessions kept for resume; beyond it the longest idle is
+ *     retired
+ * @param maxAttachedSessions sessions attached to a stream at once; one more is refused with {@code
+ *     RESOURCE_EXHAUSTED}
  * @param drainTimeout longest wait for indexing on a draining close or shutdown
+ * @param limits the largest message and batch the server takes, and the bound on recall answers
  */
 public record EngramConfig(
     int queueCapacity,
@@ -36,7 +41,9 @@ public record EngramConfig(
     IndexFaultInjector faults,
     int tickMillis,
     int maxRetainedSessions,
-    Duration drainTimeout) {
+    int maxAttachedSessions,
+    Duration drainTimeout,
+    MessageLimits limits) {
 
   public EngramConfig {
     Objects.requireNonNull(indexFactory, "indexFactory");
@@ -44,6 +51,7 @@ public record EngramConfig(
     Objects.requireNonNull(nanoClock, "nanoClock");
     Objects.requireNonNull(faults, "faults");
     Objects.requireNonNull(drainTimeout, "drainTimeout");
+    Objects.requireNonNull(limits, "limits");
   }
 
   public static Builder builder() {
@@ -61,7 +69,9 @@ public record EngramConfig(
     private IndexFaultInjector faults = IndexFaultInjector.NONE;
     private int tickMillis = 5;
     private int maxRetainedSessions = 10_000;
+    private int maxAttachedSessions = 10_000;
     private Duration drainTimeout = Duration.ofSeconds(10);
+    private MessageLimits limits = MessageLimits.defaults();
 
     private Builder() {}
 
@@ -126,11 +136,31 @@ public record EngramConfig(
       return this;
     }
 
+    public Builder maxAttachedSessions(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxAttachedSessions must be positive, got " + max);
+      }
+      this.maxAttachedSessions = max;
+      return this;
+    }
+
     public Builder drainTimeout(Duration timeout) {
       if (timeout.isNegative()) {
         throw new IllegalArgumentException("drainTimeout must not be negative, got " + timeout);
       }
       this.drainTimeout = timeout;
+      return this;
+    }
+
+    /** The largest message the server reads and the bound on a recall answer (bytes). */
+    public Builder maxMessageBytes(int bytes) {
+      this.limits = new MessageLimits(bytes, limits.maxBatchSize());
+      return this;
+    }
+
+    /** The most episodes in one stream batch or one unary {@code Remember}. */
+    public Builder maxBatchSize(int episodes) {
+      this.limits = new MessageLimits(limits.maxMessageBytes(), episodes);
       return this;
     }
 
@@ -145,7 +175,9 @@ public record EngramConfig(
           faults,
           tickMillis,
           maxRetainedSessions,
-          drainTimeout);
+          maxAttachedSessions,
+          drainTimeout,
+          limits);
     }
   }
 }

@@ -81,6 +81,9 @@ public final class EngramServer implements AutoCloseable {
               .addService(health.getHealthService())
               .addService(ProtoReflectionServiceV1.newInstance())
               .permitKeepAliveTime(10, TimeUnit.SECONDS)
+              // Larger messages end their call with RESOURCE_EXHAUSTED; streams learn the limit
+              // from StreamInitAck.capabilities.max_message_bytes.
+              .maxInboundMessageSize(engine.limits().maxMessageBytes())
               .build()
               .start();
     } catch (IOException | RuntimeException e) {

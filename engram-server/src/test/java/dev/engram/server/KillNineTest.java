@@ -42,13 +42,17 @@ import org.junit.jupiter.api.io.TempDir;
  * streams as fast as it can, the server is killed with SIGKILL mid-stream, restarted on the same
  * data directory, and every acknowledged episode must be back, recallable and stored once; the
  * client resumes its session and completes without loss. Three kill points.
+ *
+ * <p>Mid-stream means it: the sender runs on its own thread and the kill comes from the client's
+ * response thread the moment the ack for the kill point arrives, while the sender still has
+ * episodes to send (each kill point is more than a window below the total).
  */
 class KillNineTest {
   private static final String SPACE = "kill9";
   private static final int DIM = 32;
   private static final int BATCH = 50;
   private static final int WINDOW = 2_000;
-  private static final long[] KILL_AT = {1_000, 2_500, 4_000};
+  private static final long[] KILL_AT = {1_000, 2_000, 2_800};
   private static final long TOTAL = 5_000;
   private static final Pattern LISTENING = Pattern.compile("Engram listening: gRPC on port (\\d+)");
 
@@ -82,9 +86,19 @@ class KillNineTest {
     for (long killAt : KILL_AT) {
       Client client = new Client(port, session, next);
       session = client.sessionId.get(10, TimeUnit.SECONDS);
-      client.streamUntilAcked(killAt, Long.MAX_VALUE);
-      server.destroyForcibly(); // SIGKILL while the client is still sending
-      server.waitFor(10, TimeUnit.SECONDS);
+      Process victim = server;
+      Thread sender =
+          Thread.ofPlatform().name("kill9-sender").start(() -> client.sendUntilEnded(TOTAL));
+      client.killWhenAcked(killAt, sender, victim::destroyForcibly);
+      sender.join(TimeUnit.SECONDS.toMillis(120));
+      assertThat(sender.isAlive()).as("sender stopped by the kill").isFalse();
+      assertThat(client.killedAtSent.get()).as("killed at the kill point").isPositive();
+      assertThat(client.senderAliveAtKill).as("sender still running at the kill").isTrue();
+      assertThat(client.killedAtSent.get())
+          .as("episodes left to send at the kill")
+          .isLessThan(TOTAL);
+      assertThat(client.ended.get()).as("the stream ended by the kill").isNotNull();
+      victim.waitFor(10, TimeUnit.SECONDS);
       long acked = client.acked.get();
       assertThat(acked).isGreaterThanOrEqualTo(killAt);
       client.channel.shutdownNow();
@@ -222,6 +236,17 @@ class KillNineTest {
     final StreamObserver<StreamRequest> requests;
     long next;
 
+    /** Highest sequence number handed to the transport; read by the response thread at a kill. */
+    final AtomicLong sentThrough = new AtomicLong();
+
+    /** What {@link #sentThrough} was when the kill fired; 0 until it does. */
+    final AtomicLong killedAtSent = new AtomicLong();
+
+    volatile boolean senderAliveAtKill;
+    private volatile long killAt = Long.MAX_VALUE;
+    private volatile Thread sender;
+    private volatile Runnable kill;
+
     /** {@code first < 0}: only init (to read next_sequence). */
     Client(int port, String resume, long first) {
       channel = ManagedChannelBuilder.forAddress("localhost", port).usePlaintext().build();
@@ -251,19 +276,78 @@ class KillNineTest {
           news.tryAcquire(100, TimeUnit.MILLISECONDS); // wait for an ack, a resend or the end
           continue;
         }
-        EpisodeBatch.Builder batch = EpisodeBatch.newBuilder();
         int n = (int) Math.min(BATCH, cap - next + 1);
-        for (int i = 0; i < n; i++) {
-          Episode.Builder e = Episode.newBuilder().setContent("episode " + (next + i));
-          for (float f : vector(next + i)) {
-            e.addEmbedding(f);
-          }
-          batch.addEpisodes(e);
-        }
         requests.onNext(
-            StreamRequest.newBuilder().setSequenceNumber(next).setObservations(batch).build());
+            StreamRequest.newBuilder()
+                .setSequenceNumber(next)
+                .setObservations(batch(next, n))
+                .build());
         next += n;
       }
+    }
+
+    /**
+     * Arms the kill: the response thread runs {@code kill} as soon as an ack covers {@code target},
+     * recording how far {@code sender} had got.
+     */
+    void killWhenAcked(long target, Thread sender, Runnable kill) {
+      this.sender = sender;
+      this.kill = kill;
+      this.killAt = target;
+      maybeKill(); // the ack may already be here
+    }
+
+    private synchronized void maybeKill() {
+      Runnable k = kill;
+      if (k != null && acked.get() >= killAt && killedAtSent.get() == 0) {
+        kill = null;
+        senderAliveAtKill = sender.isAlive();
+        killedAtSent.set(Math.max(1, sentThrough.get()));
+        k.run(); // SIGKILL while the sender is still sending
+      }
+    }
+
+    /** Sends (never past {@code cap}, within the window) until the stream ends. */
+    void sendUntilEnded(long cap) {
+      next = Math.max(next, nextSequence.join());
+      acked.accumulateAndGet(next - 1, Math::max);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      try {
+        while (ended.get() == null && System.nanoTime() < deadline) {
+          long resend = resendFrom.getAndSet(-1);
+          if (resend > 0) {
+            next = resend;
+          }
+          if (next - acked.get() > WINDOW || next > cap) {
+            news.tryAcquire(100, TimeUnit.MILLISECONDS);
+            continue;
+          }
+          int n = (int) Math.min(BATCH, cap - next + 1);
+          requests.onNext(
+              StreamRequest.newBuilder()
+                  .setSequenceNumber(next)
+                  .setObservations(batch(next, n))
+                  .build());
+          next += n;
+          sentThrough.set(next - 1);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (RuntimeException e) {
+        ended.compareAndSet(null, e); // the transport failed under the sender: the kill
+      }
+    }
+
+    private static EpisodeBatch batch(long first, int n) {
+      EpisodeBatch.Builder batch = EpisodeBatch.newBuilder();
+      for (int i = 0; i < n; i++) {
+        Episode.Builder e = Episode.newBuilder().setContent("episode " + (first + i));
+        for (float f : vector(first + i)) {
+          e.addEmbedding(f);
+        }
+        batch.addEpisodes(e);
+      }
+      return batch.build();
     }
 
     void closeAndAwait() throws InterruptedException {
@@ -283,7 +367,10 @@ class KillNineTest {
           nextSequence.complete(r.getInitAck().getNextSequence());
           sessionId.complete(r.getInitAck().getSessionId());
         }
-        case ACK -> acked.accumulateAndGet(r.getAck().getAcceptedThrough(), Math::max);
+        case ACK -> {
+          acked.accumulateAndGet(r.getAck().getAcceptedThrough(), Math::max);
+          maybeKill();
+        }
         case RESEND -> resendFrom.set(r.getResend().getFromSequence());
         case ERROR -> ended.set(new AssertionError("stream error: " + r.getError()));
         default -> {}

@@ -339,7 +339,7 @@ public final class IndexBench {
     }
   }
 
-  private static Map<String, String> parse(String[] args) {
+  static Map<String, String> parse(String[] args) {
     Map<String, String> opts = new HashMap<>();
     for (int i = 0; i < args.length; i++) {
       String arg = args[i];

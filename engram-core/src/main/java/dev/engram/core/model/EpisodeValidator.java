@@ -36,13 +36,14 @@ public final class EpisodeValidator {
     checkVector(space, v, "embedding");
     if (space.metric() == Metric.COSINE && isZero(v)) {
       throw new InvalidInputException(
-          "embedding of episode '%s' is all zeros: a cosine space cannot compare it".formatted(id));
+          "embedding of episode '%s' is all zeros: a cosine space cannot compare it"
+              .formatted(Echo.clip(id)));
     }
     if (exceedsUtf8Bytes(episode.content(), MAX_CONTENT_BYTES)) {
       throw new InvalidInputException(
           "content of episode '%s' is %d bytes: at most %d bytes are allowed"
               .formatted(
-                  id,
+                  Echo.clip(id),
                   episode.content().getBytes(StandardCharsets.UTF_8).length,
                   MAX_CONTENT_BYTES));
     }
@@ -51,7 +52,7 @@ public final class EpisodeValidator {
     if (Float.isNaN(confidence) || confidence < 0f || confidence > 1f) {
       throw new InvalidInputException(
           "confidence %s of episode '%s' is out of range: use 0-1 (0 means unset, stored as 1)"
-              .formatted(confidence, id));
+              .formatted(confidence, Echo.clip(id)));
     }
     if (confidence == 0f) {
       confidence = DEFAULT_CONFIDENCE;
@@ -87,8 +88,7 @@ public final class EpisodeValidator {
     for (int i = 0; i < id.length(); i++) {
       if (Character.isISOControl(id.charAt(i))) {
         throw new InvalidInputException(
-            "episode id '%s' contains a control character at index %d"
-                .formatted(SpaceId.abbreviate(id), i));
+            "episode id '%s' contains a control character at index %d".formatted(Echo.clip(id), i));
       }
     }
   }
@@ -111,19 +111,19 @@ public final class EpisodeValidator {
     if (metadata.size() > MAX_METADATA_ENTRIES) {
       throw new InvalidInputException(
           "metadata of episode '%s' has %d entries: at most %d are allowed"
-              .formatted(id, metadata.size(), MAX_METADATA_ENTRIES));
+              .formatted(Echo.clip(id), metadata.size(), MAX_METADATA_ENTRIES));
     }
     for (Map.Entry<String, String> e : metadata.entrySet()) {
       String key = e.getKey();
       if (key.isEmpty() || key.length() > MAX_METADATA_KEY_LENGTH) {
         throw new InvalidInputException(
             "metadata key of length %d in episode '%s' is invalid: use 1-%d characters"
-                .formatted(key.length(), id, MAX_METADATA_KEY_LENGTH));
+                .formatted(key.length(), Echo.clip(id), MAX_METADATA_KEY_LENGTH));
       }
       if (exceedsUtf8Bytes(e.getValue(), MAX_METADATA_VALUE_BYTES)) {
         throw new InvalidInputException(
             "metadata value of '%s' in episode '%s' is over %d bytes"
-                .formatted(SpaceId.abbreviate(key), id, MAX_METADATA_VALUE_BYTES));
+                .formatted(Echo.clip(key), Echo.clip(id), MAX_METADATA_VALUE_BYTES));
       }
     }
   }

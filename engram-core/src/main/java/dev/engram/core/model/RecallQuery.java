@@ -10,6 +10,7 @@ package dev.engram.core.model;
  * @param k how many memories; 0 means 10
  * @param minScore the lowest score; 0 means no threshold
  * @param mode how to rank
+ * @param includeEmbeddings whether each memory in the answer carries its embedding
  */
 public record RecallQuery(
     String requestId,
@@ -18,7 +19,8 @@ public record RecallQuery(
     String text,
     int k,
     float minScore,
-    RecallMode mode) {
+    RecallMode mode,
+    boolean includeEmbeddings) {
   public static final int DEFAULT_K = 10;
 
   public RecallQuery {
@@ -27,6 +29,18 @@ public record RecallQuery(
     embedding = embedding == null ? new float[0] : embedding;
     text = text == null ? "" : text;
     mode = mode == null ? RecallMode.SIMILARITY : mode;
+  }
+
+  /** A query whose answer carries no embeddings. */
+  public RecallQuery(
+      String requestId,
+      String spaceId,
+      float[] embedding,
+      String text,
+      int k,
+      float minScore,
+      RecallMode mode) {
+    this(requestId, spaceId, embedding, text, k, minScore, mode, false);
   }
 
   /** The cue this query asks for once checked against {@code space}. */

@@ -17,7 +17,7 @@ public record SpaceId(String value) {
     if (!SYNTAX.matcher(value).matches()) {
       throw new InvalidInputException(
           "memory_space_id '%s' is invalid: use 1-64 characters of [a-z0-9_-]"
-              .formatted(abbreviate(value)));
+              .formatted(Echo.clip(value)));
     }
   }
 
@@ -28,9 +28,5 @@ public record SpaceId(String value) {
   @Override
   public String toString() {
     return value;
-  }
-
-  static String abbreviate(String s) {
-    return s.length() <= 80 ? s : s.substring(0, 77) + "...";
   }
 }

@@ -1,10 +1,13 @@
 package dev.engram.core.recall;
 
 import dev.engram.core.model.Cue;
+import dev.engram.core.model.Episode;
 import dev.engram.core.model.Memory;
+import dev.engram.core.model.MessageLimits;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.RecallResult;
 import dev.engram.core.space.MemorySpace;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.LongSupplier;
 
@@ -15,26 +18,53 @@ import java.util.function.LongSupplier;
  * <p>Ranking today is similarity; {@code ASSOCIATIVE} mode ranks the same way until association
  * edges exist (consolidation).
  *
+ * <p>Answer size: memories carry their embeddings only when the query asks for them, and an answer
+ * must fit in one message ({@link MessageLimits}): a query that cannot fit fails before the search,
+ * an answer that turns out too large fails after it, both with a message that says what to lower.
+ *
  * <p>Thread-safety: stateless apart from the injected clock; safe from any thread.
  */
 public final class Recaller {
   private final LongSupplier nanoClock;
+  private final MessageLimits limits;
 
   public Recaller(LongSupplier nanoClock) {
+    this(nanoClock, MessageLimits.defaults());
+  }
+
+  public Recaller(LongSupplier nanoClock, MessageLimits limits) {
     this.nanoClock = nanoClock;
+    this.limits = limits;
   }
 
   /**
    * Recalls from {@code space}.
    *
    * @param indexedThrough the watermark to report with the answer
-   * @throws dev.engram.core.model.InvalidInputException if the query does not fit the space
+   * @throws dev.engram.core.model.InvalidInputException if the query does not fit the space, or its
+   *     answer does not fit in one message
    */
   public RecallResult recall(MemorySpace space, RecallQuery query, long indexedThrough) {
     long start = nanoClock.getAsLong();
     Cue cue = query.toCue(space.config());
+    limits.checkRecall(cue.k(), space.config().dimension(), query.includeEmbeddings());
     List<Memory> memories = space.recall(cue.embedding(), cue.k(), cue.minScore());
+    if (!query.includeEmbeddings()) {
+      memories = withoutEmbeddings(memories);
+    }
+    limits.checkAnswer(memories);
     long tookMicros = (nanoClock.getAsLong() - start) / 1_000;
     return new RecallResult(memories, indexedThrough, tookMicros);
+  }
+
+  private static final float[] NO_EMBEDDING = new float[0];
+
+  private static List<Memory> withoutEmbeddings(List<Memory> memories) {
+    List<Memory> out = new ArrayList<>(memories.size());
+    for (Memory m : memories) {
+      Episode e = m.episode();
+      out.add(new Memory(e.withEmbedding(NO_EMBEDDING), m.score(), m.confidence()));
+    }
+    return out;
   }
 }

@@ -62,8 +62,8 @@ public final class Acceptor {
   /**
    * Admits a validated episode for which one unit of queue room is reserved.
    *
-   * @return true if it was stored, false if its id was already stored (the room is released and the
-   *     callback told at once)
+   * @return true if it was admitted (visible once the write set commits), false if its id was
+   *     already stored (the room is released and the callback told at once)
    */
   public boolean admitReserved(
       MemorySpace space, Episode valid, long sequence, IndexCallback callback) {
@@ -81,10 +81,13 @@ public final class Acceptor {
    */
   public boolean admitReserved(
       MemorySpace space, Episode valid, long sequence, IndexCallback callback, WriteSet writes) {
-    return switch (space.admit(valid)) {
+    return switch (space.reserve(valid)) {
       case Admission.Accepted accepted -> {
-        writes.admitted(space, accepted.ordinal(), valid);
-        queue.submit(space, accepted.ordinal(), sequence, callback);
+        writes.admitted(
+            space,
+            accepted.ordinal(),
+            valid,
+            new Publication(queue, space, accepted.ordinal(), valid, sequence, callback));
         yield true;
       }
       case Admission.Duplicate ignored -> {
@@ -94,6 +97,32 @@ public final class Acceptor {
         yield false;
       }
     };
+  }
+
+  /**
+   * An admitted episode waiting for its write set: once durable it becomes visible and goes to an
+   * index worker; if the write fails its id and its queue room are given back.
+   */
+  private record Publication(
+      IngestQueue queue,
+      MemorySpace space,
+      int ordinal,
+      Episode episode,
+      long sequence,
+      IndexCallback callback)
+      implements WriteSet.Pending {
+
+    @Override
+    public void publish() {
+      space.publish(ordinal, episode);
+      queue.submit(space, ordinal, sequence, callback);
+    }
+
+    @Override
+    public void withdraw() {
+      space.withdraw(ordinal, episode.id());
+      queue.release(1);
+    }
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.engram.core.session;
 import dev.engram.core.ingest.IndexCallback;
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.ingest.Watermark;
+import dev.engram.core.model.Echo;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.InvalidInputException;
@@ -33,9 +34,13 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Concurrency: {@link #lock} guards the inbound state and the attachment; it is taken by the
  * transport's inbound thread and, with {@code tryLock}, by the ticker, so it is uncontended on the
  * accept path. Index workers touch only {@link #indexed} (its own monitor) and {@link #output}
- * (volatile, thread-safe). Impossible outcomes: a number processed twice; an ack covering a number
- * that was not processed; a recall that misses an observation acknowledged earlier on the same
- * stream (admission stores it before the ack, and recall runs on the inbound thread after it).
+ * (volatile, thread-safe). Every change of attachment (attach, detach, finish) is reported to the
+ * {@link SessionManager} under this lock; the manager's own lock is taken inside it, never the
+ * other way round. Inbound work answers and grants read credit to the stream that delivered it,
+ * never to whichever stream is attached by then. Impossible outcomes: a number processed twice; an
+ * ack covering a number that was not processed; a recall that misses an observation acknowledged
+ * earlier on the same stream (its write set publishes it before the ack, and recall runs on the
+ * inbound thread after it).
  */
 public final class Session implements IndexCallback {
   private final String id;
@@ -55,18 +60,16 @@ public final class Session implements IndexCallback {
   private long drainDeadlineNanos = -1;
 
   private volatile SessionOutput output;
-  private volatile long lastActiveNanos;
 
-  Session(String id, MemorySpace space, SessionManager manager, long nowNanos) {
-    this(id, space, manager, nowNanos, 1);
+  Session(String id, MemorySpace space, SessionManager manager) {
+    this(id, space, manager, 1);
   }
 
   /** A session restored after a restart: everything before {@code nextSequence} is indexed. */
-  Session(String id, MemorySpace space, SessionManager manager, long nowNanos, long nextSequence) {
+  Session(String id, MemorySpace space, SessionManager manager, long nextSequence) {
     this.id = id;
     this.space = space;
     this.manager = manager;
-    this.lastActiveNanos = nowNanos;
     this.expected = nextSequence;
     this.indexed = new Watermark(nextSequence - 1);
   }
@@ -96,7 +99,12 @@ public final class Session implements IndexCallback {
 
   // ---- inbound, called by the transport's inbound thread ----
 
-  /** Observations numbered {@code firstSequence, firstSequence + 1, ...}. */
+  /**
+   * Observations numbered {@code firstSequence, firstSequence + 1, ...}, as {@code from} delivered
+   * them. An episode is read from the list only where it is validated, so a list that decodes
+   * lazily and throws {@link InvalidInputException} for one element gets that episode alone
+   * rejected.
+   */
   void observe(SessionOutput from, long firstSequence, List<Episode> episodes) {
     lock.lock();
     try {
@@ -107,7 +115,7 @@ public final class Session implements IndexCallback {
     } finally {
       lock.unlock();
     }
-    requestMoreIfRoom();
+    requestMoreIfRoom(from);
   }
 
   private void sequence(long firstSequence, List<Episode> episodes) {
@@ -141,7 +149,7 @@ public final class Session implements IndexCallback {
     boolean durable = false;
     try {
       for (int i = 0; i < granted; i++) {
-        accept(unseen.get(i), expected, writes);
+        accept(unseen, i, expected, writes);
         expected++;
       }
       if (expected != first) {
@@ -176,35 +184,57 @@ public final class Session implements IndexCallback {
     }
   }
 
-  /** A recall on the stream; it sees every observation acknowledged before it. */
-  void recall(long sequenceNumber, RecallQuery query) {
-    try {
-      MemorySpace target =
-          query.spaceId().isEmpty() || query.spaceId().equals(space.config().id().value())
-              ? space
-              : manager.spaces().get(dev.engram.core.model.SpaceId.of(query.spaceId()));
-      RecallResult result = manager.recaller().recall(target, query, indexed.through());
-      send(new SessionEvent.RecallAnswer(query.requestId(), result));
-    } catch (EngramException e) {
-      send(
-          new Rejection(
-              sequenceNumber,
-              StatusCode.of(e),
-              "recall '%s': %s".formatted(query.requestId(), e.getMessage()),
-              query.requestId()));
+  /**
+   * A recall on the stream {@code from}; it sees every observation acknowledged before it. A stream
+   * recalls its own space only: an empty space id means it, any other is rejected.
+   */
+  void recall(SessionOutput from, long sequenceNumber, RecallQuery query) {
+    if (!isAttachedTo(from)) {
+      return; // resumed away from: the answer would go to a stream that never asked
     }
-    requestMoreIfRoom();
+    try {
+      if (!query.spaceId().isEmpty() && !query.spaceId().equals(space.config().id().value())) {
+        throw new InvalidInputException(
+            "memory_space_id '%s' is not this stream's space '%s': a stream recalls its own space"
+                    .formatted(Echo.clip(query.spaceId()), space.config().id())
+                + " (leave memory_space_id empty, or use the unary Recall for another space)");
+      }
+      RecallResult result = manager.recaller().recall(space, query, indexed.through());
+      from.send(new SessionEvent.RecallAnswer(query.requestId(), result));
+    } catch (EngramException e) {
+      rejectRecall(from, sequenceNumber, query.requestId(), e);
+      return;
+    }
+    requestMoreIfRoom(from);
   }
 
-  /** The client's flow control: pause or resume status pushes. */
-  void flow(boolean pause) {
+  /** A recall on the stream {@code from} that failed before it could run (or while it ran). */
+  void rejectRecall(
+      SessionOutput from, long sequenceNumber, String requestId, EngramException problem) {
+    if (!isAttachedTo(from)) {
+      return;
+    }
+    from.send(
+        new Rejection(
+            sequenceNumber,
+            StatusCode.of(problem),
+            "recall '%s': %s".formatted(Echo.clip(requestId), problem.getMessage()),
+            requestId));
+    requestMoreIfRoom(from);
+  }
+
+  /** The client's flow control on the stream {@code from}: pause or resume status pushes. */
+  void flow(SessionOutput from, boolean pause) {
     lock.lock();
     try {
+      if (output != from) {
+        return;
+      }
       statusPaused = pause;
     } finally {
       lock.unlock();
     }
-    requestMoreIfRoom();
+    requestMoreIfRoom(from);
   }
 
   /**
@@ -230,19 +260,23 @@ public final class Session implements IndexCallback {
    * Binds the session to a transport stream and sends it the {@code InitAck} (and the current state
    * if it is not ACTIVE, so a resuming client does not keep pacing on a stale signal). A previous
    * stream, if any, is ended; frames it still delivers are ignored (see {@link #observe}).
+   *
+   * @throws dev.engram.core.model.OverloadedException if a detached session would exceed the
+   *     manager's limit of attached sessions (nothing changes)
+   * @throws dev.engram.core.model.NotFoundException if the session was retired meanwhile
    */
   void attach(SessionOutput newOutput, SessionEvent.Capabilities capabilities) {
     SessionOutput previous;
     lock.lock();
     try {
       previous = output;
+      manager.attaching(this, previous == null);
       output = newOutput;
       resendPendingFrom = 0;
       readingPaused = false;
       drainDeadlineNanos = -1;
       lastAckAccepted = -1;
       lastAckIndexed = -1;
-      lastActiveNanos = manager.nanoTime();
       newOutput.send(new SessionEvent.InitAck(id, expected, capabilities));
       if (state != StreamState.ACTIVE) {
         sendStatus(status(state, "state on resume"));
@@ -263,23 +297,15 @@ public final class Session implements IndexCallback {
     try {
       if (output == from) {
         output = null;
-        lastActiveNanos = manager.nanoTime();
+        manager.detached(this);
       }
     } finally {
       lock.unlock();
     }
   }
 
-  boolean attached() {
-    return output != null;
-  }
-
   boolean isAttachedTo(SessionOutput candidate) {
     return output == candidate;
-  }
-
-  long lastActiveNanos() {
-    return lastActiveNanos;
   }
 
   /** Ends the attached stream with {@code error} (space deleted, shutdown). */
@@ -353,13 +379,16 @@ public final class Session implements IndexCallback {
     indexed.complete(sequence);
     send(
         new Rejection(
-            sequence, StatusCode.INTERNAL, "episode '%s': %s".formatted(episodeId, reason)));
+            sequence,
+            StatusCode.INTERNAL,
+            "episode '%s': %s".formatted(Echo.clip(episodeId), reason)));
   }
 
   // ---- internals (lock held unless noted) ----
 
-  private void accept(Episode episode, long sequence, WriteSet writes) {
+  private void accept(List<Episode> episodes, int index, long sequence, WriteSet writes) {
     try {
+      Episode episode = episodes.get(index); // may throw: a transport's lazily decoded element
       // The server's name for an unnamed episode; built only when needed (hot path).
       String defaultId = episode.id().isEmpty() ? id + "/" + sequence : "";
       Episode valid = manager.acceptor().validate(space, episode, defaultId);
@@ -427,7 +456,7 @@ public final class Session implements IndexCallback {
     }
     output = null;
     drainDeadlineNanos = -1;
-    lastActiveNanos = manager.nanoTime();
+    manager.detached(this);
     out.end(error);
   }
 
@@ -439,18 +468,22 @@ public final class Session implements IndexCallback {
     }
   }
 
-  /** Any thread, lock not held: ask for the next message unless the queue is overloaded. */
-  private void requestMoreIfRoom() {
+  /**
+   * Inbound thread, lock not held: asks {@code from}, the stream whose message was just handled,
+   * for its next message, unless the queue is overloaded or the session was resumed on another
+   * stream. Credit goes only to the stream that delivered the message: a late frame from a
+   * superseded stream must not let the resumed one read past its own flow control.
+   */
+  private void requestMoreIfRoom(SessionOutput from) {
     boolean room;
     lock.lock();
     try {
-      room = !readingPaused;
+      room = !readingPaused && output == from;
     } finally {
       lock.unlock();
     }
-    SessionOutput out = output;
-    if (room && out != null) {
-      out.requestMore();
+    if (room) {
+      from.requestMore(); // if a resume ends `from` meanwhile, it ignores the request
     }
   }
 }

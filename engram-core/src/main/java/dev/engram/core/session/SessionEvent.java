@@ -13,8 +13,13 @@ public sealed interface SessionEvent {
   record InitAck(String sessionId, long nextSequence, Capabilities capabilities)
       implements SessionEvent {}
 
-  /** What the server offers a session. */
-  record Capabilities(int maxObservationsPerSecond, int queueCapacity, int dimension) {}
+  /** What the server offers a session, and the largest message and batch it takes. */
+  record Capabilities(
+      int maxObservationsPerSecond,
+      int queueCapacity,
+      int dimension,
+      int maxMessageBytes,
+      int maxBatchSize) {}
 
   /** Cumulative acknowledgement. */
   record Ack(long acceptedThrough, long indexedThrough) implements SessionEvent {}

@@ -1,7 +1,9 @@
 package dev.engram.core.session;
 
+import dev.engram.core.model.Echo;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
+import dev.engram.core.model.InvalidInputException;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.StatusCode;
 import java.util.List;
@@ -9,7 +11,7 @@ import java.util.List;
 /**
  * One transport stream as the engine sees it: the transport forwards every inbound frame here,
  * already translated into model types, and this class enforces the stream-level rules (init first,
- * known space, one space per stream) before handing frames to the {@link Session}.
+ * known space, one space per stream, batch size) before handing frames to the {@link Session}.
  *
  * <p>Thread-safety: the transport calls the {@code on*} methods from one thread at a time (gRPC and
  * WebSocket both serialise inbound callbacks per stream); {@link #session} is volatile so the
@@ -47,7 +49,11 @@ public final class StreamConnection {
     }
   }
 
-  /** Observations numbered from {@code firstSequence}. */
+  /**
+   * Observations numbered from {@code firstSequence}. The transport may decode the list lazily: an
+   * element that throws {@link InvalidInputException} when read is rejected on its own, like an
+   * episode that fails validation, and its number is consumed.
+   */
   public void onObservations(String spaceId, long firstSequence, List<Episode> episodes) {
     Session s = requireSession("observation");
     if (s == null) {
@@ -57,17 +63,35 @@ public final class StreamConnection {
       fail(
           StatusCode.INVALID_ARGUMENT,
           "observation names space '%s' but this stream is on space '%s'"
-              .formatted(spaceId, s.space().config().id()));
+              .formatted(Echo.clip(spaceId), s.space().config().id()));
+      return;
+    }
+    try {
+      manager.limits().checkBatch(episodes.size());
+    } catch (EngramException e) {
+      fail(StatusCode.of(e), e.getMessage());
       return;
     }
     s.observe(output, firstSequence, episodes);
   }
 
-  /** A recall request on the stream. */
+  /** A recall request on the stream; it may search only the stream's space. */
   public void onRecall(long sequenceNumber, RecallQuery query) {
     Session s = requireSession("recall");
     if (s != null) {
-      s.recall(sequenceNumber, query);
+      s.recall(output, sequenceNumber, query);
+    }
+  }
+
+  /**
+   * A recall request the transport could not translate (a field out of range, an unknown enum
+   * value): rejected like any invalid recall, and the stream stays open.
+   */
+  public void onMalformedRecall(
+      long sequenceNumber, String requestId, InvalidInputException problem) {
+    Session s = requireSession("recall");
+    if (s != null) {
+      s.rejectRecall(output, sequenceNumber, requestId, problem);
     }
   }
 
@@ -75,7 +99,7 @@ public final class StreamConnection {
   public void onFlow(boolean pause) {
     Session s = requireSession("flow");
     if (s != null) {
-      s.flow(pause);
+      s.flow(output, pause);
     }
   }
 
@@ -102,7 +126,11 @@ public final class StreamConnection {
     }
   }
 
-  /** A frame the transport could not translate (unknown kind, malformed). */
+  /**
+   * A frame the transport could not translate (unknown kind, a field it cannot map): the stream
+   * ends with {@code INVALID_ARGUMENT} and {@code message}, which names the field. Observations and
+   * recalls have gentler paths: see {@link #onObservations} and {@link #onMalformedRecall}.
+   */
   public void onMalformed(String message) {
     fail(StatusCode.INVALID_ARGUMENT, message);
   }

@@ -20,10 +20,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * One memory space: its episodes, the id map that makes observations idempotent, the fresh segment
  * of accepted-but-unindexed episodes and the vector index.
  *
- * <p>Pipeline: {@link #admit} stores an episode and puts it in the fresh segment (it is recallable
- * from then on); an index worker later calls {@link #index}, which inserts it into the vector index
- * and only then removes it from the fresh segment. {@link #recall} searches both and merges by
- * ordinal.
+ * <p>Pipeline: {@link #reserve} claims an episode's id and ordinal; once the episode is durable,
+ * {@link #publish} stores it and puts it in the fresh segment (it is recallable from then on), or
+ * {@link #withdraw} gives the claim up if its write failed ({@link #admit} does both steps at once
+ * when there is no store). An index worker later calls {@link #index}, which inserts it into the
+ * vector index and only then removes it from the fresh segment. {@link #recall} searches both and
+ * merges by ordinal.
  *
  * <p>Quarantine: an episode whose indexing failed twice stays stored (readable by id, its id taken)
  * but leaves the fresh segment and the index for good: {@link #quarantine}, {@link #quarantined}.
@@ -67,10 +69,24 @@ public final class MemorySpace {
   }
 
   /**
-   * Stores a validated episode unless its id is already stored. After {@code Accepted} returns, the
-   * episode is recallable.
+   * Stores a validated episode unless its id is already stored: {@link #reserve} and {@link
+   * #publish} in one step, for callers with nothing to wait for. After {@code Accepted} returns,
+   * the episode is recallable.
    */
   public Admission admit(Episode episode) {
+    Admission admission = reserve(episode);
+    if (admission instanceof Admission.Accepted accepted) {
+      publish(accepted.ordinal(), episode);
+    }
+    return admission;
+  }
+
+  /**
+   * Claims the episode's id under a new ordinal unless the id is already stored or claimed. The
+   * episode is not visible (to recall, {@link #get}, the counts) until {@link #publish}; {@link
+   * #withdraw} gives the id up again. Meanwhile another admission of the id is a {@code Duplicate}.
+   */
+  public Admission reserve(Episode episode) {
     Integer existing = ordinalsById.get(episode.id());
     if (existing != null) {
       return new Admission.Duplicate(existing, episode.id());
@@ -80,9 +96,26 @@ public final class MemorySpace {
     if (existing != null) {
       return new Admission.Duplicate(existing, episode.id());
     }
+    return new Admission.Accepted(ordinal, episode.id());
+  }
+
+  /**
+   * Makes a {@linkplain #reserve reserved} episode visible: stored and in the fresh segment. If its
+   * id was forgotten while it was reserved, it stays invisible.
+   */
+  public void publish(int ordinal, Episode episode) {
     episodes.put(ordinal, episode);
     fresh.add(ordinal, episode.embedding());
-    return new Admission.Accepted(ordinal, episode.id());
+    Integer current = ordinalsById.get(episode.id());
+    if (current == null || current != ordinal) {
+      episodes.remove(ordinal); // forgotten while its write was in flight
+      fresh.remove(ordinal);
+    }
+  }
+
+  /** Gives up a {@linkplain #reserve reservation} that was never published. */
+  public void withdraw(int ordinal, String id) {
+    ordinalsById.remove(id, ordinal);
   }
 
   /**

@@ -45,6 +45,32 @@ public final class SpaceRegistry {
     return space;
   }
 
+  /**
+   * A new space that is not yet visible: the durable store records its definition first, then
+   * {@link #publish}es it, so no writer can reach a space whose definition could still be lost.
+   */
+  public MemorySpace prepare(SpaceConfig config) {
+    return new MemorySpace(config, indexFactory.apply(config), efSearch);
+  }
+
+  /**
+   * Makes a {@linkplain #prepare prepared} space visible.
+   *
+   * @throws AlreadyExistsException if a space with its id appeared meanwhile
+   */
+  public MemorySpace publish(MemorySpace space) {
+    MemorySpace existing = spaces.putIfAbsent(space.config().id(), space);
+    if (existing != null) {
+      throw new AlreadyExistsException("space '%s' already exists".formatted(space.config().id()));
+    }
+    return space;
+  }
+
+  /** The space, or null if there is none with this id. */
+  public MemorySpace find(SpaceId id) {
+    return spaces.get(id);
+  }
+
   /** The space, or {@link NotFoundException}. */
   public MemorySpace get(SpaceId id) {
     MemorySpace space = spaces.get(id);

@@ -96,15 +96,9 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
    *
    * @param incarnation the key prefix of its episodes
    * @param guard its index, wrapped for snapshots
-   * @param definedBy the write ticket of its definition (0 once known durable); writes into the
-   *     space wait for it
    * @param snapshotChanges the guard's change count at the last snapshot
    */
-  record SpaceState(
-      long incarnation,
-      SnapshotGuard guard,
-      long definedBy,
-      AtomicReference<Long> snapshotChanges) {}
+  record SpaceState(long incarnation, SnapshotGuard guard, AtomicReference<Long> snapshotChanges) {}
 
   /** Restores one session on recovery. */
   @FunctionalInterface
@@ -132,7 +126,9 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
     this.clock = clock;
     this.baseFactory = baseFactory;
     this.graphs = config.dataDir().resolve("graphs");
-    this.committer = new GroupCommitter(kv, config.fsync(), config.syncInterval(), config.faults());
+    this.committer =
+        new GroupCommitter(
+            kv, config.fsync(), config.syncInterval(), config.faults(), config.writeTimeout());
     this.snapshotter =
         Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("engram-snapshot").daemon().factory());
@@ -179,39 +175,29 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
 
   // ---- spaces and forgets ----
 
-  /** Creates a space durably (idempotent like {@link SpaceRegistry#create}). */
+  /**
+   * Creates a space durably (idempotent like {@link SpaceRegistry#create}). The space becomes
+   * visible in the registry only after its definition is durable and its state is recorded, so
+   * every write that can reach it is logged under its incarnation.
+   */
   public MemorySpace createSpace(SpaceRegistry registry, SpaceConfig spaceConfig) {
     synchronized (spacesLock) {
-      MemorySpace space = registry.create(spaceConfig);
-      if (states.containsKey(space)) {
-        return space;
+      if (registry.find(spaceConfig.id()) != null) {
+        return registry.create(spaceConfig); // the existing space, or AlreadyExists
       }
+      MemorySpace space = registry.prepare(spaceConfig);
       SnapshotGuard guard = madeGuards.remove(spaceConfig.id());
-      long incarnation = nextIncarnation++;
-      WriteSet writes = begin();
-      try {
-        writes
-            .batch()
-            .put(
-                kv.spaces,
-                Codec.utf8(spaceConfig.id().value()),
-                Codec.spaceValue(spaceConfig, incarnation));
-        writes.batch().put(kv.meta, Codec.NEXT_INCARNATION, Codec.longBytes(nextIncarnation));
-      } catch (RocksDBException e) {
+      long incarnation = nextIncarnation++; // never reused, even if the write below fails
+      try (WriteSet writes = begin()) {
+        writes.put(
+            kv.spaces,
+            Codec.utf8(spaceConfig.id().value()),
+            Codec.spaceValue(spaceConfig, incarnation));
+        writes.put(kv.meta, Codec.NEXT_INCARNATION, Codec.longBytes(nextIncarnation));
         writes.commit();
-        registry.delete(spaceConfig.id());
-        throw EpisodeStore.failure("creating space " + spaceConfig.id(), e);
       }
-      long ticket = writes.ticket();
-      states.put(space, new SpaceState(incarnation, guard, ticket, new AtomicReference<>(0L)));
-      try {
-        writes.commit();
-      } catch (RuntimeException e) {
-        states.remove(space);
-        registry.delete(spaceConfig.id());
-        throw e;
-      }
-      return space;
+      states.put(space, new SpaceState(incarnation, guard, new AtomicReference<>(0L)));
+      return registry.publish(space);
     }
   }
 
@@ -223,34 +209,26 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
   public MemorySpace deleteSpace(SpaceRegistry registry, SpaceId id) {
     synchronized (spacesLock) {
       MemorySpace space = registry.get(id);
-      SpaceState state = states.get(space);
-      if (state != null) {
-        WriteSet writes = begin();
-        try {
-          writes.batch().delete(kv.spaces, Codec.utf8(id.value()));
-          writes
-              .batch()
-              .deleteRange(
-                  kv.episodes,
-                  Codec.episodePrefix(state.incarnation()),
-                  Codec.episodePrefixEnd(state.incarnation()));
-          writes
-              .batch()
-              .deleteRange(
-                  kv.quarantine,
-                  Codec.episodePrefix(state.incarnation()),
-                  Codec.episodePrefixEnd(state.incarnation()));
-        } catch (RocksDBException e) {
-          writes.commit();
-          throw EpisodeStore.failure("deleting space " + id, e);
-        }
+      SpaceState state = stateOf(space);
+      try (WriteSet writes = begin()) {
+        writes.delete(kv.spaces, Codec.utf8(id.value()));
+        writes.deleteRange(
+            kv.episodes,
+            Codec.episodePrefix(state.incarnation()),
+            Codec.episodePrefixEnd(state.incarnation()));
+        writes.deleteRange(
+            kv.quarantine,
+            Codec.episodePrefix(state.incarnation()),
+            Codec.episodePrefixEnd(state.incarnation()));
         writes.commit();
-        states.remove(space);
-        synchronized (snapshotLock) {
-          deleteSnapshot(state.incarnation());
-        }
       }
-      return registry.delete(id);
+      // Marked deleted before its state goes: see stateOf.
+      registry.delete(id);
+      states.remove(space);
+      synchronized (snapshotLock) {
+        deleteSnapshot(state.incarnation());
+      }
+      return space;
     }
   }
 
@@ -258,17 +236,13 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
   public int forget(MemorySpace space, Collection<String> ids) {
     SpaceState state = states.get(space);
     if (state != null) {
-      WriteSet writes = begin();
-      for (String id : ids) {
-        writes.forgotten(state.incarnation(), id);
-        try {
-          writes.batch().delete(kv.quarantine, Codec.episodeKey(state.incarnation(), id));
-        } catch (RocksDBException e) {
-          writes.commit();
-          throw EpisodeStore.failure("forgetting episodes", e);
+      try (WriteSet writes = begin()) {
+        for (String id : ids) {
+          writes.forgotten(state.incarnation(), id);
+          writes.delete(kv.quarantine, Codec.episodeKey(state.incarnation(), id));
         }
+        writes.commit();
       }
-      writes.commit();
     }
     return space.forget(ids);
   }
@@ -283,19 +257,13 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
     if (state == null) {
       return; // the space was deleted meanwhile
     }
-    WriteSet writes = begin();
-    try {
-      writes
-          .batch()
-          .put(
-              kv.quarantine,
-              Codec.episodeKey(state.incarnation(), episodeId),
-              Codec.quarantineValue(ordinal, reason));
-    } catch (RocksDBException e) {
+    try (WriteSet writes = begin()) {
+      writes.put(
+          kv.quarantine,
+          Codec.episodeKey(state.incarnation(), episodeId),
+          Codec.quarantineValue(ordinal, reason));
       writes.commit();
-      throw EpisodeStore.failure("recording a quarantine", e);
     }
-    writes.commit();
     try {
       committer.sync();
     } catch (RocksDBException e) {
@@ -326,11 +294,12 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
           recoveredGuards.put(stored.config().id(), loaded);
           snapshotsLoaded++;
         }
-        MemorySpace space = registry.create(stored.config());
+        MemorySpace space = registry.prepare(stored.config());
         SnapshotGuard guard = madeGuards.remove(stored.config().id());
         states.put(
             space,
-            new SpaceState(stored.incarnation(), guard, 0, new AtomicReference<>(guard.changes())));
+            new SpaceState(stored.incarnation(), guard, new AtomicReference<>(guard.changes())));
+        registry.publish(space);
         byIncarnation.put(stored.incarnation(), space);
         nextIncarnation = Math.max(nextIncarnation, stored.incarnation() + 1);
       }
@@ -547,66 +516,49 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
   private void removeStaleMarkers(
       Map<Long, Map<String, StoredQuarantine>> markers, List<StoredQuarantine> applied) {
     Set<StoredQuarantine> live = new HashSet<>(applied);
-    WriteSet writes = begin();
-    for (Map<String, StoredQuarantine> bySpace : markers.values()) {
-      for (StoredQuarantine q : bySpace.values()) {
-        if (live.contains(q)) {
-          continue;
-        }
-        try {
-          writes.batch().delete(kv.quarantine, Codec.episodeKey(q.incarnation(), q.id()));
-        } catch (RocksDBException e) {
-          writes.commit();
-          throw EpisodeStore.failure("removing stale quarantine markers", e);
+    try (WriteSet writes = begin()) {
+      for (Map<String, StoredQuarantine> bySpace : markers.values()) {
+        for (StoredQuarantine q : bySpace.values()) {
+          if (!live.contains(q)) {
+            writes.delete(kv.quarantine, Codec.episodeKey(q.incarnation(), q.id()));
+          }
         }
       }
+      writes.commit();
     }
-    writes.commit();
   }
 
   private int restoreSessions(
       Map<Long, MemorySpace> byIncarnation, SessionRestorer restorer, int maxSessions) {
     List<StoredSession> stored = new ArrayList<>(kv.sessions());
     stored.sort(Comparator.comparingLong(StoredSession::updatedMillis).reversed());
-    WriteSet stale = begin();
     int restored = 0;
-    for (StoredSession s : stored) {
-      MemorySpace space = byIncarnation.get(s.incarnation());
-      if (space != null && restored < maxSessions) {
-        restorer.restore(s.id(), space, s.lastSequence() + 1);
-        restored++;
-      } else {
-        try {
-          stale.batch().delete(kv.sessions, Codec.utf8(s.id()));
-        } catch (RocksDBException e) {
-          throw EpisodeStore.failure("removing stale sessions", e);
+    try (WriteSet stale = begin()) {
+      for (StoredSession s : stored) {
+        MemorySpace space = byIncarnation.get(s.incarnation());
+        if (space != null && restored < maxSessions) {
+          restorer.restore(s.id(), space, s.lastSequence() + 1);
+          restored++;
+        } else {
+          stale.delete(kv.sessions, Codec.utf8(s.id()));
         }
       }
+      stale.commit();
     }
-    stale.commit();
     return restored;
   }
 
   private void removeOrphans(Set<Long> orphans) {
-    WriteSet writes = begin();
-    for (long incarnation : orphans) {
-      try {
-        writes
-            .batch()
-            .deleteRange(
-                kv.episodes, Codec.episodePrefix(incarnation), Codec.episodePrefixEnd(incarnation));
-        writes
-            .batch()
-            .deleteRange(
-                kv.quarantine,
-                Codec.episodePrefix(incarnation),
-                Codec.episodePrefixEnd(incarnation));
-      } catch (RocksDBException e) {
-        throw EpisodeStore.failure("removing episodes of deleted spaces", e);
+    try (WriteSet writes = begin()) {
+      for (long incarnation : orphans) {
+        writes.deleteRange(
+            kv.episodes, Codec.episodePrefix(incarnation), Codec.episodePrefixEnd(incarnation));
+        writes.deleteRange(
+            kv.quarantine, Codec.episodePrefix(incarnation), Codec.episodePrefixEnd(incarnation));
+        deleteSnapshot(incarnation);
       }
-      deleteSnapshot(incarnation);
+      writes.commit();
     }
-    writes.commit();
     try (var files = Files.list(graphs)) {
       Set<String> live = new HashSet<>();
       for (SpaceState s : states.values()) {
@@ -708,12 +660,28 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
     return config.dataDir();
   }
 
+  /**
+   * The durable state of a space, or null if the space was deleted. Null means only that: a space
+   * is published in the registry after its state exists ({@link #createSpace}, {@link #recover}),
+   * and is marked deleted before its state is removed ({@link #deleteSpace}).
+   *
+   * @throws IllegalStateException for a space that was never defined in this store (a bug)
+   */
   SpaceState stateOf(MemorySpace space) {
-    return states.get(space);
+    SpaceState state = states.get(space);
+    if (state == null && !space.isDeleted()) {
+      throw new IllegalStateException(
+          "space %s has no durable state and is not deleted".formatted(space.config().id()));
+    }
+    return state;
   }
 
   EpisodeStore kv() {
     return kv;
+  }
+
+  StorageFaults faults() {
+    return config.faults();
   }
 
   GroupCommitter committer() {

@@ -12,6 +12,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -34,25 +35,33 @@ import org.rocksdb.WriteOptions;
  *   <li>{@code NEVER}: the caller writes with the log disabled (memtable only).
  * </ul>
  *
- * <p>Tickets: {@link #begin} numbers every write set 1, 2, 3 … in the order writers start; {@link
- * #commit} completes the number whether the write succeeded, failed or was empty, so {@link
- * #awaitDurable} can wait for "every write set started before now". A duplicate observation uses
- * it: its ack waits until the write of the original (begun earlier, by another session perhaps) is
- * done.
+ * <p>Batch ownership ({@code ALWAYS}): a queued batch belongs to whichever of the committer and the
+ * waiting writer {@linkplain Request#claim claims} it first. A writer whose wait times out claims
+ * it back, so the committer skips it: the write truly did not happen, and the writer may free the
+ * batch. If the committer claimed it first it is being written: the writer waits for the real
+ * outcome, however long, so {@link #write} never returns while the committer still reads the batch
+ * and never reports a failure for a batch that then reaches the log.
+ *
+ * <p>Tickets: {@link #begin} numbers every write set 1, 2, 3 … in the order writers start; the
+ * write set {@link #complete completes} its number once its outcome is final (written and
+ * published, or failed and withdrawn), so {@link #awaitDurable} can wait for "every write set
+ * started before now". A duplicate observation uses it: its ack waits until the write of the
+ * original (begun earlier, by another session perhaps) is done.
  *
  * <p>Concurrency: the ticket watermark is guarded by {@link #lock}; the queue is an {@link
  * ArrayBlockingQueue} (producers block only when 4096 groups are pending). Impossible outcomes: a
- * {@code commit} returning normally before its batch is in the log (and, under {@code ALWAYS},
- * synced).
+ * {@code write} returning normally before its batch is in the log (and, under {@code ALWAYS},
+ * synced); a {@code write} failing for a batch that is then written; the committer reading a batch
+ * after its {@code write} returned.
  */
 final class GroupCommitter implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(GroupCommitter.class.getName());
   private static final int MAX_GROUP = 512;
-  private static final long DURABLE_WAIT_SECONDS = 30;
 
   private final EpisodeStore store;
   private final FsyncPolicy policy;
   private final StorageFaults faults;
+  private final long timeoutNanos;
   private final WriteOptions writeOptions;
   private final AtomicLong issued = new AtomicLong();
   private final Watermark completed = new Watermark(0);
@@ -63,11 +72,30 @@ final class GroupCommitter implements AutoCloseable {
   private final ScheduledExecutorService syncer;
   private volatile boolean closed;
 
-  private record Request(WriteBatch batch, long ticket, CompletableFuture<Void> done) {}
+  /** One queued batch; see "Batch ownership" above. */
+  private static final class Request {
+    final WriteBatch batch;
+    final CompletableFuture<Void> done = new CompletableFuture<>();
+    private final AtomicBoolean claimed = new AtomicBoolean();
+
+    Request(WriteBatch batch) {
+      this.batch = batch;
+    }
+
+    /** True for the first caller only: the committer (to write it) or the writer (to cancel). */
+    boolean claim() {
+      return claimed.compareAndSet(false, true);
+    }
+  }
 
   GroupCommitter(
-      EpisodeStore store, FsyncPolicy policy, Duration syncInterval, StorageFaults faults) {
+      EpisodeStore store,
+      FsyncPolicy policy,
+      Duration syncInterval,
+      StorageFaults faults,
+      Duration timeout) {
     this.store = store;
+    this.timeoutNanos = timeout.toNanos();
     this.policy = policy;
     this.faults = faults;
     this.writeOptions =
@@ -94,7 +122,7 @@ final class GroupCommitter implements AutoCloseable {
     return policy;
   }
 
-  /** A new ticket; the caller must pass it to {@link #commit} exactly once. */
+  /** A new ticket; the caller must pass it to {@link #complete} exactly once. */
   long begin() {
     return issued.incrementAndGet();
   }
@@ -105,35 +133,47 @@ final class GroupCommitter implements AutoCloseable {
   }
 
   /**
-   * Writes {@code batch} (null: nothing to write) durably per the policy and completes {@code
-   * ticket}. Any thread; blocks until durable.
+   * Writes {@code batch} durably per the policy. Any thread; blocks until durable. When it returns
+   * or throws, the store no longer reads the batch: the caller may close it.
    *
    * @throws StorageFullException if the disk is full
-   * @throws StorageFailedException on any other storage failure
+   * @throws StorageFailedException on any other storage failure, or if the write timed out in the
+   *     queue (it is then not written)
    */
-  void commit(long ticket, WriteBatch batch) {
-    try {
-      if (batch == null || batch.count() == 0) {
-        return;
-      }
-      if (closed) {
-        throw new StorageFailedException("the store is closed: the server is shutting down");
-      }
-      if (policy == FsyncPolicy.ALWAYS) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        enqueue(new Request(batch, ticket, done));
-        join(done);
-      } else {
-        try {
-          faults.beforeWrite();
-          store.write(writeOptions, batch);
-        } catch (RocksDBException e) {
-          throw EpisodeStore.failure("writing to the store", e);
-        }
-      }
-    } finally {
-      complete(ticket);
+  void write(WriteBatch batch) {
+    if (closed) {
+      throw new StorageFailedException("the store is closed: the server is shutting down");
     }
+    if (policy == FsyncPolicy.ALWAYS) {
+      Request request = new Request(batch);
+      enqueue(request);
+      join(request);
+    } else {
+      try {
+        faults.beforeWrite();
+        store.write(writeOptions, batch);
+      } catch (RocksDBException e) {
+        throw EpisodeStore.failure("writing to the store", e);
+      }
+    }
+  }
+
+  /** The outcome of {@code ticket}'s write set is final; {@link #awaitDurable} may pass it. */
+  void complete(long ticket) {
+    long before = completed.through();
+    if (completed.complete(ticket) != before) {
+      lock.lock();
+      try {
+        advanced.signalAll();
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+
+  /** Every ticket up to this one has completed. */
+  long completedThrough() {
+    return completed.through();
   }
 
   /** Waits until every ticket up to {@code ticket} has completed. */
@@ -141,7 +181,7 @@ final class GroupCommitter implements AutoCloseable {
     if (completed.through() >= ticket) {
       return;
     }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DURABLE_WAIT_SECONDS);
+    long deadline = System.nanoTime() + timeoutNanos;
     lock.lock();
     try {
       while (completed.through() < ticket) {
@@ -184,21 +224,11 @@ final class GroupCommitter implements AutoCloseable {
     List<Request> left = new ArrayList<>();
     pending.drainTo(left);
     for (Request r : left) {
-      r.done.completeExceptionally(new StorageFailedException("the store is closed"));
-    }
-    writeOptions.close();
-  }
-
-  private void complete(long ticket) {
-    long before = completed.through();
-    if (completed.complete(ticket) != before) {
-      lock.lock();
-      try {
-        advanced.signalAll();
-      } finally {
-        lock.unlock();
+      if (r.claim()) {
+        r.done.completeExceptionally(new StorageFailedException("the store is closed"));
       }
     }
+    writeOptions.close();
   }
 
   private void enqueue(Request request) {
@@ -210,20 +240,50 @@ final class GroupCommitter implements AutoCloseable {
     }
   }
 
-  private static void join(CompletableFuture<Void> done) {
+  private void join(Request request) {
+    boolean interrupted = false;
     try {
-      done.get(DURABLE_WAIT_SECONDS, TimeUnit.SECONDS);
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof RuntimeException r) {
-        throw r;
+      try {
+        request.done.get(timeoutNanos, TimeUnit.NANOSECONDS);
+        return;
+      } catch (TimeoutException e) {
+        if (request.claim()) {
+          throw new StorageFailedException(
+              "timed out waiting for the write-ahead log; the write was not made");
+        }
+      } catch (InterruptedException e) {
+        if (request.claim()) {
+          Thread.currentThread().interrupt();
+          throw new StorageFailedException(
+              "interrupted while waiting for the write-ahead log; the write was not made");
+        }
+        interrupted = true;
+      } catch (ExecutionException e) {
+        throw failure(e);
       }
-      throw new StorageFailedException("write failed: " + e.getCause());
-    } catch (TimeoutException e) {
-      throw new StorageFailedException("timed out waiting for the write-ahead log");
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new StorageFailedException("interrupted while waiting for the write-ahead log");
+      // The committer is writing the batch: its outcome is the truth, however late.
+      while (true) {
+        try {
+          request.done.get();
+          return;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        } catch (ExecutionException e) {
+          throw failure(e);
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
+  }
+
+  private static RuntimeException failure(ExecutionException e) {
+    if (e.getCause() instanceof RuntimeException r) {
+      return r;
+    }
+    return new StorageFailedException("write failed: " + e.getCause());
   }
 
   private void runCommitter() {
@@ -255,6 +315,9 @@ final class GroupCommitter implements AutoCloseable {
   private void writeGroup(List<Request> group) {
     List<Request> written = new ArrayList<>(group.size());
     for (Request r : group) {
+      if (!r.claim()) {
+        continue; // its writer timed out and took it back: not written
+      }
       try {
         faults.beforeWrite();
         store.write(writeOptions, r.batch);

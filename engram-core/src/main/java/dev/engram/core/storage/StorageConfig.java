@@ -13,6 +13,8 @@ import java.util.Objects;
  * @param snapshotInterval how often changed graphs are snapshotted (also at shutdown)
  * @param snapshots how vector indexes are written to and read from snapshot files
  * @param faults test-only write fault hook
+ * @param writeTimeout how long a write waits for the log (and a duplicate for the write of its
+ *     original) before it fails
  */
 public record StorageConfig(
     Path dataDir,
@@ -20,16 +22,19 @@ public record StorageConfig(
     Duration syncInterval,
     Duration snapshotInterval,
     GraphSnapshots snapshots,
-    StorageFaults faults) {
+    StorageFaults faults,
+    Duration writeTimeout) {
 
   public static final Duration DEFAULT_SYNC_INTERVAL = Duration.ofMillis(100);
   public static final Duration DEFAULT_SNAPSHOT_INTERVAL = Duration.ofMinutes(5);
+  public static final Duration DEFAULT_WRITE_TIMEOUT = Duration.ofSeconds(30);
 
   public StorageConfig {
     Objects.requireNonNull(dataDir, "dataDir");
     Objects.requireNonNull(fsync, "fsync");
     Objects.requireNonNull(snapshots, "snapshots");
     Objects.requireNonNull(faults, "faults");
+    Objects.requireNonNull(writeTimeout, "writeTimeout");
     if (syncInterval.isNegative() || syncInterval.isZero()) {
       throw new IllegalArgumentException("syncInterval must be positive, got " + syncInterval);
     }
@@ -37,9 +42,15 @@ public record StorageConfig(
       throw new IllegalArgumentException(
           "snapshotInterval must be positive, got " + snapshotInterval);
     }
+    if (writeTimeout.isNegative() || writeTimeout.isZero()) {
+      throw new IllegalArgumentException("writeTimeout must be positive, got " + writeTimeout);
+    }
   }
 
-  /** Defaults: {@code interval} fsync every 100 ms, snapshots every 5 minutes. */
+  /**
+   * Defaults: {@code interval} fsync every 100 ms, snapshots every 5 minutes, writes time out after
+   * 30 s.
+   */
   public static StorageConfig of(Path dataDir) {
     return new StorageConfig(
         dataDir,
@@ -47,24 +58,32 @@ public record StorageConfig(
         DEFAULT_SYNC_INTERVAL,
         DEFAULT_SNAPSHOT_INTERVAL,
         GraphSnapshots.DEFAULT,
-        StorageFaults.NONE);
+        StorageFaults.NONE,
+        DEFAULT_WRITE_TIMEOUT);
   }
 
   public StorageConfig withFsync(FsyncPolicy policy) {
-    return new StorageConfig(dataDir, policy, syncInterval, snapshotInterval, snapshots, faults);
+    return new StorageConfig(
+        dataDir, policy, syncInterval, snapshotInterval, snapshots, faults, writeTimeout);
   }
 
   public StorageConfig withSnapshotInterval(Duration interval) {
-    return new StorageConfig(dataDir, fsync, syncInterval, interval, snapshots, faults);
+    return new StorageConfig(
+        dataDir, fsync, syncInterval, interval, snapshots, faults, writeTimeout);
   }
 
   public StorageConfig withSnapshots(GraphSnapshots graphSnapshots) {
     return new StorageConfig(
-        dataDir, fsync, syncInterval, snapshotInterval, graphSnapshots, faults);
+        dataDir, fsync, syncInterval, snapshotInterval, graphSnapshots, faults, writeTimeout);
   }
 
   public StorageConfig withFaults(StorageFaults storageFaults) {
     return new StorageConfig(
-        dataDir, fsync, syncInterval, snapshotInterval, snapshots, storageFaults);
+        dataDir, fsync, syncInterval, snapshotInterval, snapshots, storageFaults, writeTimeout);
+  }
+
+  public StorageConfig withWriteTimeout(Duration timeout) {
+    return new StorageConfig(
+        dataDir, fsync, syncInterval, snapshotInterval, snapshots, faults, timeout);
   }
 }

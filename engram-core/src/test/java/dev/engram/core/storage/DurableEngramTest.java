@@ -303,7 +303,7 @@ class DurableEngramTest {
   }
 
   /** Records what a session sends. */
-  private static final class Recorder implements SessionOutput {
+  static final class Recorder implements SessionOutput {
     private final LinkedBlockingQueue<SessionEvent> events = new LinkedBlockingQueue<>();
 
     @Override

@@ -2,6 +2,7 @@ package dev.engram.server.cli;
 
 import dev.engram.core.EngramConfig;
 import dev.engram.core.model.EngramException;
+import dev.engram.core.model.MessageLimits;
 import dev.engram.core.storage.FsyncPolicy;
 import dev.engram.core.storage.StorageConfig;
 import dev.engram.server.EngramServer;
@@ -23,6 +24,7 @@ public final class Main {
       """
       usage: engram serve [--grpc-port N] [--data-dir DIR] [--fsync always|interval|never]
                           [--snapshot-interval SECONDS] [--queue-capacity N] [--workers N]
+                          [--max-message-bytes N]
 
         --grpc-port N        gRPC port (default 50051; 0 picks a free port)
         --data-dir DIR       data directory (default ./engram-data)
@@ -31,6 +33,9 @@ public final class Main {
         --snapshot-interval S  seconds between graph snapshots (default 300)
         --queue-capacity N   admission queue capacity in episodes (default 10000)
         --workers N          index worker threads (default: available processors)
+        --max-message-bytes N  largest message the server reads and largest recall answer it
+                             writes, in bytes (default 4194304 = 4 MiB, gRPC's default; 16384 to
+                             1073741824); advertised to stream clients, which split batches to fit
       """;
 
   private Main() {}
@@ -109,6 +114,13 @@ public final class Main {
               snapshotInterval = Duration.ofSeconds(intValue(option, rest, 1, 86_400));
           case "--queue-capacity" -> engine.queueCapacity(intValue(option, rest, 10, 100_000_000));
           case "--workers" -> engine.workers(intValue(option, rest, 1, 1024));
+          case "--max-message-bytes" ->
+              engine.maxMessageBytes(
+                  intValue(
+                      option,
+                      rest,
+                      MessageLimits.MIN_MESSAGE_BYTES,
+                      MessageLimits.MAX_MESSAGE_BYTES));
           default -> throw new IllegalArgumentException("unknown option '" + option + "'");
         }
       }

@@ -5,6 +5,7 @@ import com.google.protobuf.Duration;
 import com.google.rpc.RetryInfo;
 import dev.engram.core.Engram;
 import dev.engram.core.model.EngramException;
+import dev.engram.core.model.InvalidFieldException;
 import dev.engram.core.model.OverloadedException;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
@@ -14,7 +15,6 @@ import dev.engram.core.session.StreamConnection;
 import dev.engram.proto.v1.CreateSpaceRequest;
 import dev.engram.proto.v1.DeleteSpaceRequest;
 import dev.engram.proto.v1.DeleteSpaceResponse;
-import dev.engram.proto.v1.FlowAction;
 import dev.engram.proto.v1.ForgetRequest;
 import dev.engram.proto.v1.ForgetResponse;
 import dev.engram.proto.v1.GetSpaceRequest;
@@ -90,24 +90,38 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
     };
   }
 
+  /**
+   * Translates one stream frame. Observations are decoded lazily, so the session rejects an
+   * undecodable episode alone (see {@link ProtoMapper}); any other frame that cannot be mapped is
+   * answered here, once: a recall with a {@code Rejection}, anything else by ending the stream with
+   * {@code INVALID_ARGUMENT}, both naming the field.
+   */
   private static void dispatch(StreamConnection connection, StreamRequest request) {
     String space = request.getMemorySpaceId();
     long sequence = request.getSequenceNumber();
-    switch (request.getKindCase()) {
-      case INIT -> connection.onInit(space, request.getSessionId());
-      case OBSERVATION ->
-          connection.onObservations(
-              space, sequence, List.of(ProtoMapper.toModel(request.getObservation())));
-      case OBSERVATIONS ->
-          connection.onObservations(
-              space, sequence, ProtoMapper.toModel(request.getObservations()));
-      case RECALL -> connection.onRecall(sequence, ProtoMapper.toModel(request.getRecall()));
-      case FLOW -> connection.onFlow(request.getFlow().getAction() == FlowAction.FLOW_ACTION_PAUSE);
-      case CLOSE -> connection.onClose(request.getClose().getDrainQueue());
-      case KIND_NOT_SET ->
-          connection.onMalformed(
-              "StreamRequest.kind is not set: send one of init, observation, observations,"
-                  + " recall, flow, close");
+    try {
+      switch (request.getKindCase()) {
+        case INIT -> connection.onInit(space, request.getSessionId());
+        case OBSERVATION ->
+            connection.onObservations(
+                space, sequence, ProtoMapper.toModel(List.of(request.getObservation())));
+        case OBSERVATIONS ->
+            connection.onObservations(
+                space, sequence, ProtoMapper.toModel(request.getObservations()));
+        case RECALL -> connection.onRecall(sequence, ProtoMapper.toModel(request.getRecall()));
+        case FLOW -> connection.onFlow(ProtoMapper.pauses(request.getFlow()));
+        case CLOSE -> connection.onClose(request.getClose().getDrainQueue());
+        case KIND_NOT_SET ->
+            connection.onMalformed(
+                "StreamRequest.kind is not set: send one of init, observation, observations,"
+                    + " recall, flow, close");
+      }
+    } catch (InvalidFieldException e) {
+      if (request.hasRecall()) {
+        connection.onMalformedRecall(sequence, request.getRecall().getRequestId(), e);
+      } else {
+        connection.onMalformed(e.getMessage());
+      }
     }
   }
 
@@ -159,7 +173,7 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
                     new SpaceConfig(
                         SpaceId.of(request.getMemorySpaceId()),
                         request.getDimension(),
-                        ProtoMapper.toModel(request.getMetric())))));
+                        ProtoMapper.toModel(request)))));
   }
 
   @Override

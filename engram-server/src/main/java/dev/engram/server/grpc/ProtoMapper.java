@@ -2,7 +2,7 @@ package dev.engram.server.grpc;
 
 import com.google.protobuf.Timestamp;
 import dev.engram.core.model.Episode;
-import dev.engram.core.model.InvalidInputException;
+import dev.engram.core.model.InvalidFieldException;
 import dev.engram.core.model.Memory;
 import dev.engram.core.model.Metric;
 import dev.engram.core.model.RecallMode;
@@ -10,7 +10,9 @@ import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.RecallResult;
 import dev.engram.core.model.SpaceInfo;
 import dev.engram.core.session.SessionEvent;
+import dev.engram.proto.v1.CreateSpaceRequest;
 import dev.engram.proto.v1.EpisodeBatch;
+import dev.engram.proto.v1.FlowControl;
 import dev.engram.proto.v1.ObservationAck;
 import dev.engram.proto.v1.RecallRequest;
 import dev.engram.proto.v1.RecallResponse;
@@ -25,9 +27,10 @@ import dev.engram.proto.v1.StreamResponse;
 import dev.engram.proto.v1.StreamState;
 import dev.engram.proto.v1.StreamStatus;
 import java.time.Instant;
-import java.util.ArrayList;
+import java.util.AbstractList;
 import java.util.List;
 import java.util.Map;
+import java.util.RandomAccess;
 
 /**
  * Translates between the wire contract ({@code engram.v1}) and the engine's model. Pure
@@ -35,20 +38,31 @@ import java.util.Map;
  * every transport that speaks the protobuf messages (gRPC, and WebSocket through the canonical JSON
  * mapping).
  *
+ * <p>Mapping errors: a field with no model value (a timestamp outside protobuf's range, an enum
+ * value this server does not know) throws {@link InvalidFieldException} naming the field; the
+ * engine answers it like any invalid input ({@code INVALID_ARGUMENT}). Episode lists decode lazily,
+ * element by element as the engine reads them, so one undecodable episode is rejected alone where
+ * the engine validates it.
+ *
  * <p>Thread-safety: stateless.
  */
 public final class ProtoMapper {
   private ProtoMapper() {}
 
+  /** Smallest and largest seconds a protobuf Timestamp may hold: 0001-01-01 to 9999-12-31. */
+  private static final long MIN_SECONDS = -62_135_596_800L;
+
+  private static final long MAX_SECONDS = 253_402_300_799L;
+
+  /**
+   * @throws InvalidFieldException if {@code observed_at} is outside protobuf's timestamp range
+   */
   public static Episode toModel(dev.engram.proto.v1.Episode e) {
     float[] embedding = new float[e.getEmbeddingCount()];
     for (int i = 0; i < embedding.length; i++) {
       embedding[i] = e.getEmbedding(i);
     }
-    Instant at =
-        e.hasObservedAt()
-            ? Instant.ofEpochSecond(e.getObservedAt().getSeconds(), e.getObservedAt().getNanos())
-            : Instant.EPOCH;
+    Instant at = e.hasObservedAt() ? instant(e.getObservedAt(), "observed_at") : Instant.EPOCH;
     return new Episode(
         e.getId(),
         embedding,
@@ -62,12 +76,31 @@ public final class ProtoMapper {
     return toModel(batch.getEpisodesList());
   }
 
+  /**
+   * The episodes, decoded on access: {@code get(i)} maps element {@code i} each time it is called
+   * and throws {@link InvalidFieldException} if it cannot be mapped.
+   */
   public static List<Episode> toModel(List<dev.engram.proto.v1.Episode> episodes) {
-    List<Episode> out = new ArrayList<>(episodes.size());
-    for (dev.engram.proto.v1.Episode e : episodes) {
-      out.add(toModel(e));
+    return new LazyEpisodes(episodes);
+  }
+
+  /** See {@link #toModel(List)}. */
+  private static final class LazyEpisodes extends AbstractList<Episode> implements RandomAccess {
+    private final List<dev.engram.proto.v1.Episode> episodes;
+
+    LazyEpisodes(List<dev.engram.proto.v1.Episode> episodes) {
+      this.episodes = episodes;
     }
-    return out;
+
+    @Override
+    public Episode get(int index) {
+      return toModel(episodes.get(index));
+    }
+
+    @Override
+    public int size() {
+      return episodes.size();
+    }
   }
 
   public static dev.engram.proto.v1.Episode toProto(Episode e) {
@@ -84,15 +117,22 @@ public final class ProtoMapper {
     return b.build();
   }
 
+  /**
+   * @throws InvalidFieldException for an unknown {@code mode} (unset means similarity)
+   */
   public static RecallQuery toModel(RecallRequest r) {
     float[] embedding = new float[r.getEmbeddingCount()];
     for (int i = 0; i < embedding.length; i++) {
       embedding[i] = r.getEmbedding(i);
     }
     RecallMode mode =
-        r.getMode() == dev.engram.proto.v1.RecallMode.RECALL_MODE_ASSOCIATIVE
-            ? RecallMode.ASSOCIATIVE
-            : RecallMode.SIMILARITY;
+        switch (r.getMode()) {
+          case RECALL_MODE_UNSPECIFIED, RECALL_MODE_SIMILARITY -> RecallMode.SIMILARITY;
+          case RECALL_MODE_ASSOCIATIVE -> RecallMode.ASSOCIATIVE;
+          case UNRECOGNIZED ->
+              throw unknownEnum(
+                  "mode", r.getModeValue(), "RECALL_MODE_SIMILARITY or RECALL_MODE_ASSOCIATIVE");
+        };
     return new RecallQuery(
         r.getRequestId(),
         r.getMemorySpaceId(),
@@ -100,7 +140,8 @@ public final class ProtoMapper {
         r.getText(),
         r.getK(),
         r.getMinScore(),
-        mode);
+        mode,
+        r.getIncludeEmbeddings());
   }
 
   public static RecallResponse toProto(String requestId, RecallResult result) {
@@ -119,15 +160,59 @@ public final class ProtoMapper {
     return b.build();
   }
 
-  public static Metric toModel(dev.engram.proto.v1.Metric metric) {
-    return switch (metric) {
+  /**
+   * @throws InvalidFieldException if {@code metric} is unset or unknown
+   */
+  public static Metric toModel(CreateSpaceRequest request) {
+    return switch (request.getMetric()) {
       case METRIC_COSINE -> Metric.COSINE;
       case METRIC_DOT -> Metric.DOT;
       case METRIC_L2 -> Metric.L2;
-      case METRIC_UNSPECIFIED, UNRECOGNIZED ->
-          throw new InvalidInputException(
-              "metric is required: METRIC_COSINE, METRIC_DOT or METRIC_L2");
+      case METRIC_UNSPECIFIED ->
+          throw new InvalidFieldException(
+              "metric", "is required: METRIC_COSINE, METRIC_DOT or METRIC_L2");
+      case UNRECOGNIZED ->
+          throw unknownEnum(
+              "metric", request.getMetricValue(), "METRIC_COSINE, METRIC_DOT or METRIC_L2");
     };
+  }
+
+  /**
+   * Whether a flow frame pauses (true) or resumes (false) the server's pushes.
+   *
+   * @throws InvalidFieldException if the action is unset or unknown
+   */
+  public static boolean pauses(FlowControl flow) {
+    return switch (flow.getAction()) {
+      case FLOW_ACTION_PAUSE -> true;
+      case FLOW_ACTION_RESUME -> false;
+      case FLOW_ACTION_UNSPECIFIED ->
+          throw new InvalidFieldException(
+              "flow.action", "is required: FLOW_ACTION_PAUSE or FLOW_ACTION_RESUME");
+      case UNRECOGNIZED ->
+          throw unknownEnum(
+              "flow.action", flow.getActionValue(), "FLOW_ACTION_PAUSE or FLOW_ACTION_RESUME");
+    };
+  }
+
+  private static InvalidFieldException unknownEnum(String field, int value, String known) {
+    return new InvalidFieldException(
+        field, "unknown value %d: this server knows %s".formatted(value, known));
+  }
+
+  /** A protobuf Timestamp as an instant, if it is within the range protobuf allows. */
+  private static Instant instant(Timestamp t, String field) {
+    if (t.getSeconds() < MIN_SECONDS
+        || t.getSeconds() > MAX_SECONDS
+        || t.getNanos() < 0
+        || t.getNanos() > 999_999_999) {
+      throw new InvalidFieldException(
+          field,
+          "seconds %d, nanos %d is not a valid timestamp: use 0001-01-01 to 9999-12-31 UTC with"
+                  .formatted(t.getSeconds(), t.getNanos())
+              + " nanos 0-999999999");
+    }
+    return Instant.ofEpochSecond(t.getSeconds(), t.getNanos());
   }
 
   public static dev.engram.proto.v1.Metric toProto(Metric metric) {
@@ -163,7 +248,9 @@ public final class ProtoMapper {
                           .setMaxObservationsPerSecond(a.capabilities().maxObservationsPerSecond())
                           .setQueueCapacity(a.capabilities().queueCapacity())
                           .setSupportsBackpressure(true)
-                          .setDimension(a.capabilities().dimension())));
+                          .setDimension(a.capabilities().dimension())
+                          .setMaxMessageBytes(a.capabilities().maxMessageBytes())
+                          .setMaxBatchSize(a.capabilities().maxBatchSize())));
       case SessionEvent.Ack a ->
           b.setAck(
                   ObservationAck.newBuilder()

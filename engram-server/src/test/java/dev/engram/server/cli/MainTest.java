@@ -65,11 +65,19 @@ class MainTest {
                 "--queue-capacity",
                 "500",
                 "--workers",
-                "3"));
+                "3",
+                "--max-message-bytes",
+                "1048576"));
     assertThat(o.grpcPort()).isEqualTo(6000);
     assertThat(o.dataDir()).isEqualTo(Path.of("/tmp/x"));
     assertThat(o.engineConfig().queueCapacity()).isEqualTo(500);
     assertThat(o.engineConfig().workers()).isEqualTo(3);
+    assertThat(o.engineConfig().limits().maxMessageBytes()).isEqualTo(1 << 20);
+    assertThat(Main.ServeOptions.parse(List.of()).engineConfig().limits().maxMessageBytes())
+        .isEqualTo(4 << 20);
+    assertThat(Main.USAGE).contains("--max-message-bytes N").contains("default 4194304");
+    assertThatThrownBy(() -> Main.ServeOptions.parse(List.of("--max-message-bytes", "100")))
+        .hasMessageContaining("--max-message-bytes must be 16384-1073741824, got 100");
     assertThatThrownBy(() -> Main.ServeOptions.parse(List.of("--grpc-port", "70000")))
         .hasMessageContaining("--grpc-port must be 0-65535, got 70000");
   }

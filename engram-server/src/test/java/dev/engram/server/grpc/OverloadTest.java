@@ -86,8 +86,13 @@ class OverloadTest {
       assertThat(client.resends)
           .extracting(r -> r.getResend().getReason())
           .containsOnly(ResendReason.RESEND_REASON_OVERLOADED);
+      // retry_after_ms is the time to drain to the resume limit (1 ms-5 s). At the first refusal
+      // nothing has been indexed and the queue is at its hard limit: a real pause is asked for,
+      // not the 1 ms floor that means "retry now".
+      assertThat(client.resends.getFirst().getResend().getRetryAfterMs())
+          .isGreaterThanOrEqualTo(10);
       assertThat(client.resends)
-          .allSatisfy(r -> assertThat(r.getResend().getRetryAfterMs()).isPositive());
+          .allSatisfy(r -> assertThat(r.getResend().getRetryAfterMs()).isBetween(1, 5_000));
       StreamResponse backpressure =
           client.statuses.stream()
               .filter(s -> s.getStatus().getState().name().endsWith("BACKPRESSURE"))

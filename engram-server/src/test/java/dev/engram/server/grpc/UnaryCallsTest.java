@@ -26,6 +26,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.protobuf.StatusProto;
+import java.nio.file.Path;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,43 +36,73 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
-/** The unary calls over gRPC's in-process transport, with real stubs. */
+/**
+ * The unary calls with real stubs, over two transports: gRPC's in-process transport on the
+ * in-memory engine, and loopback Netty on a {@link LoopbackServer} whose engine persists to a data
+ * directory. One test body, both paths.
+ */
+@ParameterizedClass(name = "{0}")
+@EnumSource(UnaryCallsTest.Transport.class)
 class UnaryCallsTest {
   private static final int DIM = 4;
+
+  /** Where the calls go. */
+  enum Transport {
+    IN_PROCESS_IN_MEMORY,
+    LOOPBACK_DURABLE
+  }
+
+  @Parameter Transport transport;
+  @TempDir Path dir;
+
   private final CountDownLatch indexingMayProceed = new CountDownLatch(1);
-  private Engram engine;
-  private Server server;
+  private Engram engine; // in-process only
+  private Server server; // in-process only
+  private LoopbackServer loopback; // loopback only
   private ManagedChannel channel;
   private MemoryServiceGrpc.MemoryServiceBlockingStub stub;
   private final SplittableRandom random = new SplittableRandom(5);
 
   @BeforeEach
   void start() throws Exception {
-    engine =
-        new Engram(
-            EngramConfig.builder()
-                .queueCapacity(100)
-                .workers(1)
-                .faults(
-                    (space, id) -> {
-                      if (id.startsWith("slow")) {
-                        try {
-                          indexingMayProceed.await(10, TimeUnit.SECONDS);
-                        } catch (InterruptedException e) {
-                          Thread.currentThread().interrupt();
-                        }
-                      }
-                    })
-                .build());
-    String name = InProcessServerBuilder.generateName();
-    server =
-        InProcessServerBuilder.forName(name)
-            .directExecutor()
-            .addService(new MemoryServiceImpl(engine, InstantSource.system()))
-            .build()
-            .start();
-    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    EngramConfig config =
+        EngramConfig.builder()
+            .queueCapacity(100)
+            .workers(1)
+            .faults(
+                (space, id) -> {
+                  if (id.startsWith("slow")) {
+                    try {
+                      indexingMayProceed.await(10, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                      Thread.currentThread().interrupt();
+                    }
+                  }
+                })
+            .build();
+    switch (transport) {
+      case IN_PROCESS_IN_MEMORY -> {
+        engine = new Engram(config);
+        String name = InProcessServerBuilder.generateName();
+        server =
+            InProcessServerBuilder.forName(name)
+                .directExecutor()
+                .addService(new MemoryServiceImpl(engine, InstantSource.system()))
+                .build()
+                .start();
+        channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+      }
+      case LOOPBACK_DURABLE -> {
+        loopback = new LoopbackServer(dir, config);
+        assertThat(loopback.server.engine().store()).as("a durable engine").isNotNull();
+        channel = loopback.channel;
+      }
+    }
     stub = MemoryServiceGrpc.newBlockingStub(channel);
     stub.createSpace(
         CreateSpaceRequest.newBuilder()
@@ -84,9 +115,13 @@ class UnaryCallsTest {
   @AfterEach
   void stop() throws Exception {
     indexingMayProceed.countDown();
-    channel.shutdownNow();
-    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    engine.close();
+    if (loopback != null) {
+      loopback.close();
+    } else {
+      channel.shutdownNow();
+      server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      engine.close();
+    }
   }
 
   private RememberResponse remember(Episode... episodes) {
