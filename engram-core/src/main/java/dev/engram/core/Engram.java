@@ -11,6 +11,7 @@ import dev.engram.core.model.RecallResult;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.SpaceInfo;
+import dev.engram.core.model.SpaceStats;
 import dev.engram.core.model.StatusCode;
 import dev.engram.core.model.UnavailableException;
 import dev.engram.core.recall.Recaller;
@@ -129,6 +130,11 @@ public final class Engram implements AutoCloseable {
 
   public List<SpaceInfo> listSpaces() {
     return spaces.list().stream().map(MemorySpace::info).toList();
+  }
+
+  /** Counts and sizes of every space, for metrics. */
+  public List<SpaceStats> spaceStats() {
+    return spaces.list().stream().map(MemorySpace::stats).toList();
   }
 
   /** Deletes a space; streams open on it end with {@code NOT_FOUND}. */

@@ -58,6 +58,24 @@ public record EngramConfig(
     Objects.requireNonNull(events, "events");
   }
 
+  /** This configuration with {@code events} as its metrics hook. */
+  public EngramConfig withEvents(EngineEvents events) {
+    return new EngramConfig(
+        queueCapacity,
+        workers,
+        efSearch,
+        indexFactory,
+        clock,
+        nanoClock,
+        faults,
+        tickMillis,
+        maxRetainedSessions,
+        maxAttachedSessions,
+        drainTimeout,
+        limits,
+        events);
+  }
+
   public static Builder builder() {
     return new Builder();
   }

@@ -51,6 +51,7 @@ public final class IngestQueue implements AutoCloseable {
   private final LongSupplier nanoClock;
   private final EngineEvents events;
   private final LongAdder indexed = new LongAdder();
+  private final LongAdder stolen = new LongAdder();
   private final AtomicLong workerRestarts = new AtomicLong();
   private final AtomicLong quarantined = new AtomicLong();
   private volatile boolean stopped;
@@ -232,7 +233,8 @@ public final class IngestQueue implements AutoCloseable {
         workerRestarts.get(),
         quarantined.get(),
         workers.length,
-        drainRate);
+        drainRate,
+        stolen.sum());
   }
 
   /** Waits until everything accepted has been indexed, or the timeout passes. */
@@ -302,8 +304,13 @@ public final class IngestQueue implements AutoCloseable {
     }
     int want = Math.min(IndexWorker.MAX_BATCH, (most + 1) / 2);
     IndexTask task;
+    int took = 0;
     while (into.size() < want && (task = victim.poll()) != null) {
       into.add(task);
+      took++;
+    }
+    if (took > 0) {
+      stolen.add(took);
     }
   }
 
