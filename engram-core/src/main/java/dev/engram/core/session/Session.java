@@ -108,6 +108,11 @@ public final class Session implements IndexCallback {
    * lazily and throws {@link InvalidInputException} for one element gets that episode alone
    * rejected.
    */
+  void observe(SessionOutput from, long firstSequence, List<Episode> episodes) {
+    observe(from, Door.EMBEDDED, firstSequence, episodes);
+  }
+
+  /** As {@link #observe(SessionOutput, long, List)}, counting the outcomes under {@code door}. */
   void observe(SessionOutput from, Door door, long firstSequence, List<Episode> episodes) {
     lock.lock();
     try {
@@ -208,6 +213,11 @@ public final class Session implements IndexCallback {
    * A recall on the stream {@code from}; it sees every observation acknowledged before it. A stream
    * recalls its own space only: an empty space id means it, any other is rejected.
    */
+  void recall(SessionOutput from, long sequenceNumber, RecallQuery query) {
+    recall(from, Door.EMBEDDED, sequenceNumber, query);
+  }
+
+  /** As {@link #recall(SessionOutput, long, RecallQuery)}, counted under {@code door}. */
   void recall(SessionOutput from, Door door, long sequenceNumber, RecallQuery query) {
     if (!isAttachedTo(from)) {
       return; // resumed away from: the answer would go to a stream that never asked
