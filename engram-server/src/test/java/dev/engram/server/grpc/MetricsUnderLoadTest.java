@@ -247,6 +247,11 @@ class MetricsUnderLoadTest {
         used.add(m.group(1));
       }
     }
+    String recording = Files.readString(root.resolve("deploy/prometheus/engram-recording.yml"));
+    Matcher rule = Pattern.compile("engram:[a-z0-9_:]+").matcher(Files.readString(root.resolve("deploy/grafana/engram.json")) + Files.readString(root.resolve("deploy/prometheus/engram-alerts.yml")));
+    while (rule.find()) {
+      assertThat(recording).as("recording rule " + rule.group()).contains("record: " + rule.group() + "\n");
+    }
     Set<String> missing = new TreeSet<>(used);
     missing.removeAll(scrape.names());
     assertThat(missing).as("metrics used by the dashboard or rules but not exported").isEmpty();
