@@ -248,9 +248,15 @@ class MetricsUnderLoadTest {
       }
     }
     String recording = Files.readString(root.resolve("deploy/prometheus/engram-recording.yml"));
-    Matcher rule = Pattern.compile("engram:[a-z0-9_:]+").matcher(Files.readString(root.resolve("deploy/grafana/engram.json")) + Files.readString(root.resolve("deploy/prometheus/engram-alerts.yml")));
+    Matcher rule =
+        Pattern.compile("engram:[a-z0-9_:]+")
+            .matcher(
+                Files.readString(root.resolve("deploy/grafana/engram.json"))
+                    + Files.readString(root.resolve("deploy/prometheus/engram-alerts.yml")));
     while (rule.find()) {
-      assertThat(recording).as("recording rule " + rule.group()).contains("record: " + rule.group() + "\n");
+      assertThat(recording)
+          .as("recording rule " + rule.group())
+          .contains("record: " + rule.group() + "\n");
     }
     Set<String> missing = new TreeSet<>(used);
     missing.removeAll(scrape.names());

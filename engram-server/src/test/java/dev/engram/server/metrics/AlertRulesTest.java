@@ -53,8 +53,7 @@ class AlertRulesTest {
           .contains("summary: ", "description: ")
           .contains("runbook_url: \"docs/operations.md#" + name.toLowerCase(Locale.ROOT) + "\"");
       assertThat(operations).as("runbook section for " + name).contains("\n### " + name + "\n");
-      Matcher m =
-          Pattern.compile("alertname: " + name + "\n\\s+exp_alerts:(.*)").matcher(tests);
+      Matcher m = Pattern.compile("alertname: " + name + "\n\\s+exp_alerts:(.*)").matcher(tests);
       boolean fires = false;
       boolean silent = false;
       while (m.find()) {
