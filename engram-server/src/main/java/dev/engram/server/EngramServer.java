@@ -5,6 +5,7 @@ import dev.engram.core.EngramConfig;
 import dev.engram.core.storage.StorageConfig;
 import dev.engram.proto.v1.MemoryServiceGrpc;
 import dev.engram.server.grpc.MemoryServiceImpl;
+import dev.engram.server.metrics.EngramMetrics;
 import io.grpc.Server;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -35,11 +36,18 @@ public final class EngramServer implements AutoCloseable {
   private final HealthStatusManager health;
   private final ExecutorService executor;
   private final Path dataDir;
-  private boolean stopped; // guarded by this
+  private final EngramMetrics metrics;
+  private volatile boolean stopped; // written under this
 
   private EngramServer(
-      Engram engine, Server grpc, HealthStatusManager health, ExecutorService executor, Path dir) {
+      Engram engine,
+      Server grpc,
+      HealthStatusManager health,
+      ExecutorService executor,
+      Path dir,
+      EngramMetrics metrics) {
     this.engine = engine;
+    this.metrics = metrics;
     this.grpc = grpc;
     this.health = health;
     this.executor = executor;
@@ -67,9 +75,20 @@ public final class EngramServer implements AutoCloseable {
    */
   public static EngramServer start(int grpcPort, StorageConfig storage, EngramConfig engine)
       throws IOException {
+    return start(grpcPort, storage, engine, EngramMetrics.prometheus());
+  }
+
+  /**
+   * As {@link #start(int, StorageConfig, EngramConfig)}, reporting to {@code metrics} (which
+   * replaces the configuration's events hook).
+   */
+  public static EngramServer start(
+      int grpcPort, StorageConfig storage, EngramConfig engine, EngramMetrics metrics)
+      throws IOException {
     Path dataDir = storage.dataDir();
     Files.createDirectories(dataDir);
-    Engram core = new Engram(engine, storage);
+    Engram core = new Engram(engine.withEvents(metrics), storage);
+    metrics.bind(core);
     HealthStatusManager health = new HealthStatusManager();
     ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     Server server;
@@ -93,7 +112,25 @@ public final class EngramServer implements AutoCloseable {
     }
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(MemoryServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
-    return new EngramServer(core, server, health, executor, dataDir);
+    return new EngramServer(core, server, health, executor, dataDir, metrics);
+  }
+
+  /** The server's metrics; {@link EngramMetrics#scrape} is what {@code /metrics} serves. */
+  public EngramMetrics metrics() {
+    return metrics;
+  }
+
+  /** Liveness ({@code /healthz}): the process answers. */
+  public boolean alive() {
+    return true;
+  }
+
+  /**
+   * Readiness ({@code /readyz}, and the gRPC health service): recovery has finished (it does before
+   * {@link #start} returns) and the server is not shutting down or draining.
+   */
+  public boolean ready() {
+    return !stopped && engine.accepting();
   }
 
   public int grpcPort() {

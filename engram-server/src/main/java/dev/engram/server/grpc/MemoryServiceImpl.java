@@ -12,6 +12,7 @@ import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.StatusCode;
 import dev.engram.core.session.Acceptor;
 import dev.engram.core.session.StreamConnection;
+import dev.engram.core.telemetry.Door;
 import dev.engram.proto.v1.CreateSpaceRequest;
 import dev.engram.proto.v1.DeleteSpaceRequest;
 import dev.engram.proto.v1.DeleteSpaceResponse;
@@ -63,7 +64,7 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
         (ServerCallStreamObserver<StreamResponse>) responses;
     call.disableAutoRequest();
     GrpcStreamOutput output = new GrpcStreamOutput(call, clock);
-    StreamConnection connection = engine.connect(output);
+    StreamConnection connection = engine.connect(Door.GRPC, output);
     call.setOnReadyHandler(output::onReady);
     call.setOnCancelHandler(
         () -> {
@@ -132,6 +133,7 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
         () -> {
           Acceptor.Remembered r =
               engine.remember(
+                  Door.GRPC,
                   SpaceId.of(request.getMemorySpaceId()),
                   ProtoMapper.toModel(request.getEpisodesList()));
           return RememberResponse.newBuilder()
@@ -149,7 +151,9 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
             ProtoMapper.toProto(
                 request.getRequestId(),
                 engine.recall(
-                    SpaceId.of(request.getMemorySpaceId()), ProtoMapper.toModel(request))));
+                    Door.GRPC,
+                    SpaceId.of(request.getMemorySpaceId()),
+                    ProtoMapper.toModel(request))));
   }
 
   @Override
@@ -204,11 +208,12 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
         });
   }
 
-  private static <T> void unary(StreamObserver<T> responses, Supplier<T> call) {
+  private <T> void unary(StreamObserver<T> responses, Supplier<T> call) {
     T answer;
     try {
       answer = call.get();
     } catch (EngramException e) {
+      engine.failed(Door.GRPC, StatusCode.of(e));
       responses.onError(toStatus(e));
       return;
     }
