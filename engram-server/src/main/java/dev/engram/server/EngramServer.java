@@ -137,6 +137,11 @@ public final class EngramServer implements AutoCloseable {
     return http == null ? HttpOptions.DISABLED : http.port();
   }
 
+  /** The HTTP door, or null when it is off. */
+  public HttpDoor httpDoor() {
+    return http;
+  }
+
   public Engram engine() {
     return engine;
   }

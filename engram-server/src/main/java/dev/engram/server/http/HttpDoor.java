@@ -44,7 +44,8 @@ public final class HttpDoor implements AutoCloseable {
     String openApi = resource("/dev/engram/server/http/openapi.json");
     RestApi rest = new RestApi(engine);
     int maxBytes = engine.limits().maxMessageBytes();
-    Duration idle = options.keepAlive().multipliedBy(10);
+    // Pings keep a healthy socket busy; the idle timeout only reaps sockets that stopped moving.
+    Duration idle = max(Duration.ofSeconds(30), options.keepAlive().multipliedBy(10));
     Javalin app =
         Javalin.create(
             config -> {
@@ -102,6 +103,10 @@ public final class HttpDoor implements AutoCloseable {
 
   WsStreams streams() {
     return streams;
+  }
+
+  private static Duration max(Duration a, Duration b) {
+    return a.compareTo(b) >= 0 ? a : b;
   }
 
   private static String resource(String path) {

@@ -26,10 +26,12 @@ import org.eclipse.jetty.websocket.api.Session;
  * are consumed), a recall a {@code Rejection} with its {@code request_id}, anything else ends the
  * stream, each naming the field.
  *
+ * <p>Public only because Jetty binds the listener methods by reflection.
+ *
  * <p>Thread-safety: Jetty calls the listener methods of one socket one at a time (demand makes them
  * sequential); the output is thread-safe.
  */
-final class WsStreamEndpoint implements Session.Listener {
+public final class WsStreamEndpoint implements Session.Listener {
   private final Engram engine;
   private final InstantSource clock;
   private final HttpOptions options;
@@ -59,7 +61,9 @@ final class WsStreamEndpoint implements Session.Listener {
 
   @Override
   public void onWebSocketText(String text) {
-    output.received();
+    if (!output.received()) {
+      return; // after the stream ended
+    }
     StreamRequest request;
     try {
       request = JsonCodec.parse(text, StreamRequest.newBuilder()).build();
@@ -85,7 +89,9 @@ final class WsStreamEndpoint implements Session.Listener {
   @Override
   public void onWebSocketBinary(ByteBuffer payload, Callback callback) {
     callback.succeed();
-    output.received();
+    if (!output.received()) {
+      return;
+    }
     connection.onMalformed(
         "binary frames are not supported: send each StreamRequest as a JSON text frame");
   }

@@ -1,6 +1,5 @@
 package dev.engram.server.http;
 
-import dev.engram.core.model.StatusCode;
 import dev.engram.core.session.SessionEvent;
 import dev.engram.core.session.SessionOutput;
 import dev.engram.server.grpc.ProtoMapper;
@@ -8,8 +7,11 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.InstantSource;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
+import org.eclipse.jetty.websocket.api.StatusCode;
 
 /**
  * The WebSocket side of one stream: queues session events as JSON text frames, keeps at most {@link
@@ -21,11 +23,14 @@ import org.eclipse.jetty.websocket.api.Session;
  *
  * <p>Concurrency: all mutable state is guarded by {@code this}; the session's inbound thread (a
  * Jetty thread), the ticker, index workers, Jetty's write callbacks and the keep-alive task all
- * enter through synchronized methods. Decisions (coalesce, queue, close, demand) are taken under
- * the lock; Jetty's send/demand/close calls are asynchronous and never block. Consecutive queued
- * acks are coalesced (they are cumulative). Impossible outcomes: a frame written after the socket
- * ended; events reordered; two outstanding demands; more than {@code maxOutboundBytes} plus one
- * frame held for a client.
+ * enter through synchronized blocks. Decisions (coalesce, queue, close, demand) are taken under the
+ * lock; calls into Jetty are made outside it, because Jetty may call back synchronously (a close
+ * runs {@code onWebSocketClose}, which takes the session's lock, while the session may be sending
+ * to us under that lock). One thread at a time is the writer ({@link #writing}): it takes the next
+ * frames, the demand and the close under the lock and hands them to Jetty in that order outside it,
+ * so frames keep their order and the close goes last. Consecutive queued acks are coalesced (they
+ * are cumulative). Impossible outcomes: a frame written after the close; events reordered; two
+ * outstanding demands; more than {@code maxOutboundBytes} plus one frame held for a client.
  */
 final class WsStreamOutput implements SessionOutput {
   /** Frames handed to Jetty and not yet written; more wait in {@link #backlog}. */
@@ -33,6 +38,9 @@ final class WsStreamOutput implements SessionOutput {
 
   /** The reason of the close sent to a client that stopped reading. */
   static final String SLOW_CLIENT = "client is not reading: outbound queue over ";
+
+  /** A close to send once the frames before it are handed over. */
+  private record Close(int code, String reason) {}
 
   private final Session ws;
   private final InstantSource clock;
@@ -45,11 +53,15 @@ final class WsStreamOutput implements SessionOutput {
   private int inFlight; // guarded by this
   private long writesCompleted; // guarded by this
   private long writesAtLastCheck = -1; // guarded by this
-  private boolean demanded; // guarded by this: a Jetty demand is outstanding
+  private boolean demanded; // guarded by this: a Jetty demand is outstanding or about to be
+  private boolean demandDue; // guarded by this: the writer is to call ws.demand()
+  private boolean demandDeferred; // guarded by this: granted while the queue was too full
+  private boolean pingDue; // guarded by this
+  private Close closeDue; // guarded by this
   private boolean
-      demandDeferred; // guarded by this: the session granted one while the queue was full
-  private boolean draining; // guarded by this
-  private boolean ended; // guarded by this
+      flushAll; // guarded by this: ended normally, the rest goes out whatever the window
+  private boolean writing; // guarded by this: a thread is handing frames to Jetty
+  private boolean ended; // guarded by this: nothing more is queued
   private String sessionId = ""; // guarded by this
 
   WsStreamOutput(Session ws, InstantSource clock, long maxBytes, WsStreams streams) {
@@ -60,69 +72,92 @@ final class WsStreamOutput implements SessionOutput {
   }
 
   @Override
-  public synchronized void send(SessionEvent event) {
-    if (ended) {
-      return;
+  public void send(SessionEvent event) {
+    synchronized (this) {
+      if (ended) {
+        return;
+      }
+      if (event instanceof SessionEvent.InitAck ack) {
+        sessionId = ack.sessionId();
+      }
+      boolean isAck = event instanceof SessionEvent.Ack;
+      if (isAck && lastQueuedIsAck && !backlog.isEmpty()) {
+        queuedBytes -= backlog.pollLast().length();
+      }
+      String frame = frame(event);
+      backlog.addLast(frame);
+      lastQueuedIsAck = isAck;
+      queuedBytes += frame.length();
+      streams.recordQueued(queuedBytes);
+      if (queuedBytes > maxBytes) {
+        closeSlowClient();
+      }
     }
-    if (event instanceof SessionEvent.InitAck ack) {
-      sessionId = ack.sessionId();
-    }
-    boolean isAck = event instanceof SessionEvent.Ack;
-    if (isAck && lastQueuedIsAck && !backlog.isEmpty()) {
-      queuedBytes -= backlog.pollLast().length();
-    }
-    String frame = frame(event);
-    backlog.addLast(frame);
-    lastQueuedIsAck = isAck;
-    queuedBytes += frame.length();
-    streams.recordQueued(queuedBytes);
-    if (queuedBytes > maxBytes) {
-      closeSlowClient();
-      return;
-    }
-    drain();
+    write();
   }
 
   @Override
-  public synchronized void requestMore() {
-    if (ended) {
-      return;
+  public void requestMore() {
+    synchronized (this) {
+      if (ended) {
+        return;
+      }
+      if (queuedBytes >= maxBytes / 2) {
+        demandDeferred = true; // granted once the client takes frames (see written)
+      } else {
+        scheduleDemand();
+      }
     }
-    if (queuedBytes >= maxBytes / 2) {
-      demandDeferred = true; // granted once the client takes frames (see written)
-    } else {
-      demand();
-    }
+    write();
   }
 
   @Override
-  public synchronized void end(SessionEvent.Error error) {
-    if (ended) {
-      return;
+  public void end(SessionEvent.Error error) {
+    synchronized (this) {
+      if (ended) {
+        return;
+      }
+      if (error != null) {
+        backlog.addLast(frame(error));
+      }
+      ended = true;
+      flushAll = true;
+      closeDue =
+          error == null
+              ? new Close(StatusCode.NORMAL, "stream closed")
+              : new Close(closeCode(error.code()), reason(error.message()));
     }
-    // The final frames are queued behind what Jetty holds, whatever the window.
-    while (!backlog.isEmpty()) {
-      write(backlog.pollFirst());
-    }
-    if (error != null) {
-      write(frame(error));
-    }
-    ended = true;
-    int code =
-        error == null ? org.eclipse.jetty.websocket.api.StatusCode.NORMAL : closeCode(error.code());
-    ws.close(code, error == null ? "stream closed" : reason(error.message()), Callback.NOOP);
+    write();
   }
 
-  /** Jetty delivered a data frame: the outstanding demand is used up. */
-  synchronized void received() {
-    demanded = false;
+  /**
+   * Jetty delivered a data frame: the outstanding demand is used up.
+   *
+   * @return false if the stream has ended: the frame is to be dropped, and the next one is read at
+   *     once, so Jetty sees the client's answer to our close even behind frames it was still
+   *     sending
+   */
+  boolean received() {
+    synchronized (this) {
+      demanded = false;
+      if (!ended) {
+        return true;
+      }
+      scheduleDemand();
+    }
+    write();
+    return false;
   }
 
   /** Jetty delivered a ping or pong: it used the demand meant for a data frame, so renew it. */
-  synchronized void controlFrameReceived() {
-    if (demanded && !ended) {
-      ws.demand();
+  void controlFrameReceived() {
+    synchronized (this) {
+      if (!demanded || ended) {
+        return;
+      }
+      demandDue = true;
     }
+    write();
   }
 
   /** The socket closed (either side) or failed: drop what is queued. */
@@ -135,73 +170,113 @@ final class WsStreamOutput implements SessionOutput {
    * The keep-alive task: pings an idle socket; closes one whose client has kept the queue above
    * half the bound without taking a single frame since the last check.
    */
-  synchronized void keepAlive() {
-    if (ended) {
-      return;
+  void keepAlive() {
+    synchronized (this) {
+      if (ended) {
+        return;
+      }
+      boolean stalled = queuedBytes >= maxBytes / 2 && writesCompleted == writesAtLastCheck;
+      writesAtLastCheck = writesCompleted;
+      if (stalled) {
+        closeSlowClient();
+      } else if (inFlight == 0 && backlog.isEmpty()) {
+        pingDue = true;
+      }
     }
-    boolean stalled = queuedBytes >= maxBytes / 2 && writesCompleted == writesAtLastCheck;
-    writesAtLastCheck = writesCompleted;
-    if (stalled) {
-      closeSlowClient();
-    } else if (inFlight == 0 && backlog.isEmpty()) {
-      ws.sendPing(ByteBuffer.allocate(0), Callback.NOOP);
-    }
+    write();
   }
 
   synchronized long queuedBytes() {
     return queuedBytes;
   }
 
-  private void demand() {
+  private void scheduleDemand() {
     if (!demanded) {
       demanded = true;
-      ws.demand();
+      demandDue = true;
     }
   }
 
-  private void drain() {
-    if (draining) {
-      return; // a write callback completed inside send(): the outer loop goes on
-    }
-    draining = true;
-    try {
-      while (!ended && !backlog.isEmpty() && inFlight < WRITE_WINDOW) {
-        write(backlog.pollFirst());
-      }
-      if (backlog.isEmpty()) {
-        lastQueuedIsAck = false;
-      }
-    } finally {
-      draining = false;
-    }
-    if (demandDeferred && !ended && queuedBytes < maxBytes / 2) {
-      demandDeferred = false;
-      demand();
-    }
-  }
-
-  private void write(String frame) {
-    inFlight++;
-    int bytes = frame.length();
-    ws.sendText(frame, Callback.from(() -> written(bytes), failure -> written(bytes)));
-  }
-
-  private synchronized void written(int bytes) {
-    inFlight--;
-    queuedBytes -= bytes;
-    writesCompleted++;
-    drain();
-  }
-
+  /** Lock held. Drops what is queued and closes with 1008; the session stays resumable. */
   private void closeSlowClient() {
     ended = true;
-    queuedBytes -= backlog.stream().mapToLong(String::length).sum();
+    for (String frame : backlog) {
+      queuedBytes -= frame.length();
+    }
     backlog.clear();
     streams.recordSlowClientClosed();
-    ws.close(
-        org.eclipse.jetty.websocket.api.StatusCode.POLICY_VIOLATION,
-        SLOW_CLIENT + maxBytes + " bytes",
-        Callback.NOOP);
+    closeDue = new Close(StatusCode.POLICY_VIOLATION, SLOW_CLIENT + maxBytes + " bytes");
+  }
+
+  /**
+   * Lock not held. Becomes the writer unless another thread is; the writer hands Jetty everything
+   * that is due, in order, and stops when nothing is.
+   */
+  private void write() {
+    synchronized (this) {
+      if (writing) {
+        return;
+      }
+      writing = true;
+    }
+    while (true) {
+      List<String> frames = new ArrayList<>();
+      boolean demand;
+      boolean ping;
+      Close close;
+      synchronized (this) {
+        while (!backlog.isEmpty() && (flushAll || inFlight < WRITE_WINDOW)) {
+          frames.add(backlog.pollFirst());
+          inFlight++;
+        }
+        if (backlog.isEmpty()) {
+          lastQueuedIsAck = false;
+        }
+        demand = demandDue;
+        demandDue = false;
+        ping = pingDue;
+        pingDue = false;
+        close = backlog.isEmpty() ? closeDue : null;
+        if (close != null) {
+          closeDue = null;
+          if (!demanded) {
+            demanded = true; // read on, to find the client's close reply
+            demand = true;
+          }
+        }
+        if (frames.isEmpty() && !demand && !ping && close == null) {
+          writing = false;
+          return;
+        }
+      }
+      for (String frame : frames) {
+        int bytes = frame.length();
+        ws.sendText(frame, Callback.from(() -> written(bytes), failure -> written(bytes)));
+      }
+      if (demand) {
+        ws.demand();
+      }
+      if (ping && close == null) {
+        ws.sendPing(ByteBuffer.allocate(0), Callback.NOOP);
+      }
+      if (close != null) {
+        ws.close(close.code(), close.reason(), Callback.NOOP);
+      }
+    }
+  }
+
+  /** Jetty's write callback, on any thread (possibly inside {@code sendText}). */
+  private void written(int bytes) {
+    synchronized (this) {
+      inFlight--;
+      queuedBytes -= bytes;
+      writesCompleted++;
+      if (demandDeferred && !ended && queuedBytes < maxBytes / 2) {
+        demandDeferred = false;
+        scheduleDemand();
+      }
+    }
+    write();
   }
 
   private String frame(SessionEvent event) {
@@ -209,12 +284,12 @@ final class WsStreamOutput implements SessionOutput {
   }
 
   /** The close code that goes with a stream error (the error itself travels in-band first). */
-  static int closeCode(StatusCode code) {
+  static int closeCode(dev.engram.core.model.StatusCode code) {
     return switch (code) {
-      case UNAVAILABLE -> org.eclipse.jetty.websocket.api.StatusCode.SHUTDOWN; // 1001
-      case RESOURCE_EXHAUSTED -> org.eclipse.jetty.websocket.api.StatusCode.TRY_AGAIN_LATER; // 1013
-      case INTERNAL -> org.eclipse.jetty.websocket.api.StatusCode.SERVER_ERROR; // 1011
-      default -> org.eclipse.jetty.websocket.api.StatusCode.POLICY_VIOLATION; // 1008
+      case UNAVAILABLE -> StatusCode.SHUTDOWN; // 1001
+      case RESOURCE_EXHAUSTED -> StatusCode.TRY_AGAIN_LATER; // 1013
+      case INTERNAL -> StatusCode.SERVER_ERROR; // 1011
+      default -> StatusCode.POLICY_VIOLATION; // 1008
     };
   }
 
