@@ -12,6 +12,7 @@ import dev.engram.proto.v1.Memory;
 import dev.engram.proto.v1.Metric;
 import dev.engram.proto.v1.RecallResponse;
 import dev.engram.server.EngramServer;
+import dev.engram.server.http.HttpOptions;
 import dev.engram.server.metrics.EngramMetrics;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -90,6 +91,7 @@ public final class LoadBench {
       server =
           EngramServer.start(
               0,
+              HttpOptions.disabled(),
               StorageConfig.of(dataDir),
               config.build(),
               o.metrics() ? EngramMetrics.prometheus() : EngramMetrics.noop());

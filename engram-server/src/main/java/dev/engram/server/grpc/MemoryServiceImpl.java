@@ -5,7 +5,6 @@ import com.google.protobuf.Duration;
 import com.google.rpc.RetryInfo;
 import dev.engram.core.Engram;
 import dev.engram.core.model.EngramException;
-import dev.engram.core.model.InvalidFieldException;
 import dev.engram.core.model.OverloadedException;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
@@ -35,7 +34,6 @@ import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.InstantSource;
-import java.util.List;
 import java.util.function.Supplier;
 
 /**
@@ -75,7 +73,7 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
     return new StreamObserver<>() {
       @Override
       public void onNext(StreamRequest request) {
-        dispatch(connection, request);
+        StreamDispatcher.dispatch(connection, request);
       }
 
       @Override
@@ -89,41 +87,6 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
         connection.onHalfClose();
       }
     };
-  }
-
-  /**
-   * Translates one stream frame. Observations are decoded lazily, so the session rejects an
-   * undecodable episode alone (see {@link ProtoMapper}); any other frame that cannot be mapped is
-   * answered here, once: a recall with a {@code Rejection}, anything else by ending the stream with
-   * {@code INVALID_ARGUMENT}, both naming the field.
-   */
-  private static void dispatch(StreamConnection connection, StreamRequest request) {
-    String space = request.getMemorySpaceId();
-    long sequence = request.getSequenceNumber();
-    try {
-      switch (request.getKindCase()) {
-        case INIT -> connection.onInit(space, request.getSessionId());
-        case OBSERVATION ->
-            connection.onObservations(
-                space, sequence, ProtoMapper.toModel(List.of(request.getObservation())));
-        case OBSERVATIONS ->
-            connection.onObservations(
-                space, sequence, ProtoMapper.toModel(request.getObservations()));
-        case RECALL -> connection.onRecall(sequence, ProtoMapper.toModel(request.getRecall()));
-        case FLOW -> connection.onFlow(ProtoMapper.pauses(request.getFlow()));
-        case CLOSE -> connection.onClose(request.getClose().getDrainQueue());
-        case KIND_NOT_SET ->
-            connection.onMalformed(
-                "StreamRequest.kind is not set: send one of init, observation, observations,"
-                    + " recall, flow, close");
-      }
-    } catch (InvalidFieldException e) {
-      if (request.hasRecall()) {
-        connection.onMalformedRecall(sequence, request.getRecall().getRequestId(), e);
-      } else {
-        connection.onMalformed(e.getMessage());
-      }
-    }
   }
 
   @Override
