@@ -179,7 +179,7 @@ async function run() {
     && document.querySelectorAll('#hits-body tr').length > 0, null, { timeout: 15_000 });
   const rows = await page.locator('#hits-body tr').count();
   const top = await page.locator('#hits-body tr').first().getAttribute('data-episode');
-  const topScore = Number(await page.locator('#hits-body tr').first().locator('.score span').innerText());
+  const topScore = Number(await page.locator('#hits-body tr').first().locator('.score .mono').innerText());
   check(rows >= 2, `recall shows ${rows} hits`);
   check(top === source, `top-1 hit ${top} is the source episode ${source} (score ${topScore})`);
   check(topScore > 0.999, 'top-1 score is ~1');

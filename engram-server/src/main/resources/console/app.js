@@ -305,8 +305,8 @@ function createCharts() {
       yMax: 100,
       yFormat: (v) => `${Math.round(v)}%`,
       thresholds: [
-        { value: 80, color: '#d97706', label: '80 %' },
-        { value: 90, color: '#dc2626', label: '90 %' },
+        { value: 80, color: '#d97706', label: '80 % backpressure' },
+        { value: 90, color: '#dc2626', label: '90 % refuse (resend)' },
       ],
     }),
   };
@@ -518,15 +518,15 @@ function renderHits(memories, sourceId) {
     tr.dataset.episode = e.id ?? '';
     if (sourceId && e.id === sourceId) tr.className = 'source';
     const score = m.score ?? 0;
-    tr.innerHTML = `<td class="rank"></td><td class="score"><div class="scorebar"><i></i></div><span class="mono"></span></td>
-      <td class="mono small ep"></td><td class="content"></td><td class="meta"></td><td></td>`;
+    tr.innerHTML = `<td class="rank"></td><td class="score"><span class="scorebar"><i></i></span><span class="mono"></span></td>
+      <td class="mono small ep"></td><td class="content"><div class="text"></div><div class="meta"></div></td><td></td>`;
     tr.querySelector('.rank').textContent = String(i + 1);
     tr.querySelector('.scorebar i').style.width = `${Math.max(2, Math.min(100, (score / best) * 100))}%`;
-    tr.querySelector('.score span').textContent = score.toFixed(4);
+    tr.querySelector('.score .mono').textContent = score.toFixed(4);
     tr.querySelector('.ep').textContent = shortId(e.id ?? '');
     tr.querySelector('.ep').title = e.id ?? '';
-    tr.querySelector('.content').textContent = e.content ?? '';
-    tr.querySelector('.content').title = e.content ?? '';
+    tr.querySelector('.content .text').textContent = e.content ?? '';
+    tr.querySelector('.content .text').title = e.content ?? '';
     const meta = tr.querySelector('.meta');
     for (const [k, v] of Object.entries(e.metadata ?? {})) {
       const chip = document.createElement('span');
