@@ -305,8 +305,8 @@ function createCharts() {
       yMax: 100,
       yFormat: (v) => `${Math.round(v)}%`,
       thresholds: [
-        { value: 80, color: '#d97706', label: '80 % backpressure' },
-        { value: 90, color: '#dc2626', label: '90 % refuse (resend)' },
+        { value: 80, color: '#d97706', label: '80 % backpressure: slow down', below: true },
+        { value: 90, color: '#dc2626', label: '90 % overloaded: resend later' },
       ],
     }),
   };
@@ -352,7 +352,7 @@ function generate(g) {
       const episode = {
         id: `demo-${g.runId}-${seq}`,
         embedding: vec,
-        content: `cluster ${c} · demo observation ${seq}`,
+        content: `demo #${seq} · cluster ${c}`,
         observedAt: new Date().toISOString(),
         metadata: { cluster: `c${c}`, source: 'console-demo' },
       };

@@ -7,7 +7,7 @@ export class TimeChart {
    * @param {object} opts
    *   series: [{key, color, fill?: bool, width?: number}]
    *   band: {low, high, color}?  area between two series (e.g. indexed..accepted = lag)
-   *   thresholds: [{value, color, label}]
+   *   thresholds: [{value, color, label, below?: label under the line}]
    *   yMax: fixed top of the y axis (else from the data), yFormat: value -> label
    *   windowMs: how much history is shown
    */
@@ -65,12 +65,7 @@ export class TimeChart {
           min = Math.min(min, s[key]);
         }
       }
-      if (this.opts.zeroBased === false && Number.isFinite(min) && max > min) {
-        const span = max - min;
-        bottom = Math.max(0, min - span * 0.1);
-        max += span * 0.05;
-      }
-      top = niceCeil(Math.max(max, this.opts.yMinTop ?? 1));
+      top = niceStep(Math.max(max, this.opts.yMinTop ?? 1) / 4) * 4;
     }
     const x = (t) => pad.l + ((t - t0) / windowMs) * pw;
     const y = (v) => pad.t + ph - ((Math.min(v, top) - bottom) / (top - bottom || 1)) * ph;
@@ -159,8 +154,8 @@ export class TimeChart {
       if (th.label) {
         g.fillStyle = th.color;
         g.textAlign = 'left';
-        g.textBaseline = 'bottom';
-        g.fillText(th.label, pad.l + 4, yy - 1);
+        g.textBaseline = th.below ? 'top' : 'bottom';
+        g.fillText(th.label, pad.l + 4, th.below ? yy + 2 : yy - 1);
       }
     }
   }
@@ -177,9 +172,10 @@ function trim(v) {
   return Number.isInteger(v) ? String(v) : v.toFixed(1).replace(/\.0$/, '');
 }
 
-function niceCeil(v) {
+/** The smallest of 1, 2, 2.5, 5 times a power of ten that is at least v (v > 0). */
+function niceStep(v) {
   if (v <= 0) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v * (1 - 1e-9)) return m * p;
   return 10 * p;
 }
