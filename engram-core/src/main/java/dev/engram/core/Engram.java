@@ -2,8 +2,10 @@ package dev.engram.core;
 
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.ingest.IngestStats;
+import dev.engram.core.ingest.QuarantineRecorder;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.MessageLimits;
+import dev.engram.core.model.QuarantinedEpisode;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.RecallResult;
 import dev.engram.core.model.SpaceConfig;
@@ -62,7 +64,11 @@ public final class Engram implements AutoCloseable {
             store == null ? config.indexFactory() : store.indexFactory(), config.efSearch());
     this.queue =
         new IngestQueue(
-            config.queueCapacity(), config.workers(), config.faults(), config.nanoClock());
+            config.queueCapacity(),
+            config.workers(),
+            config.faults(),
+            config.nanoClock(),
+            store == null ? QuarantineRecorder.IN_MEMORY : store);
     this.acceptor = new Acceptor(queue, config.clock(), store == null ? Journal.IN_MEMORY : store);
     this.recaller = new Recaller(config.nanoClock(), config.limits());
     this.sessions =
@@ -143,6 +149,14 @@ public final class Engram implements AutoCloseable {
   /** The stored episode with this id, or null. */
   public Episode episode(SpaceId space, String id) {
     return spaces.get(space).get(id);
+  }
+
+  /**
+   * The space's quarantined episodes: accepted and stored, but kept out of the index and of recall
+   * because indexing them failed twice (they survive restarts until forgotten).
+   */
+  public List<QuarantinedEpisode> quarantined(SpaceId space) {
+    return spaces.get(space).quarantined();
   }
 
   // ---- streams ----

@@ -20,10 +20,12 @@ import java.util.function.IntPredicate;
  * <p>Concurrency: no locks. Each ordinal has a state word in its chunk, changed only by
  * compare-and-set: {@code 0 → CLAIMED} (by exactly one {@link #add}; a second add of the same
  * ordinal fails the CAS and is rejected), then {@code VISIBLE} is set with release semantics after
- * the vector is copied, and {@code DELETED} by {@link #remove}. A search reads the state with
- * acquire semantics and scores only {@code VISIBLE && !DELETED} ordinals, so it never reads a
- * half-written vector and never returns an ordinal whose removal completed before the search
- * started. Impossible: the same ordinal present twice; a removed ordinal coming back.
+ * the vector is copied, and {@code DELETED} by {@link #remove} (of a visible ordinal only). An add
+ * that throws after its claim puts the slot back to {@code 0}, so it can be retried. A search reads
+ * the state with acquire semantics and scores only {@code VISIBLE && !DELETED} ordinals, and {@link
+ * #contains} is true only for those, so it never reads a half-written vector and never returns an
+ * ordinal whose removal completed before the search started. Impossible: the same ordinal present
+ * twice; a removed ordinal coming back; a claimed, unfinished ordinal counted as present.
  *
  * <p>Thread-safety: all methods may be called concurrently from any thread.
  */
@@ -83,12 +85,18 @@ public final class FlatIndex implements VectorIndex {
     if (!STATE.compareAndSet(chunk.state, slot, 0, CLAIMED)) {
       throw new IllegalStateException("ordinal " + ordinal + " was already added");
     }
-    if (normalize) {
-      VectorMath.normalizeInto(vector, chunk.vectors, slot * dimension);
-    } else {
-      System.arraycopy(vector, 0, chunk.vectors, slot * dimension, dimension);
+    try {
+      if (normalize) {
+        VectorMath.normalizeInto(vector, chunk.vectors, slot * dimension);
+      } else {
+        System.arraycopy(vector, 0, chunk.vectors, slot * dimension, dimension);
+      }
+      highWater.accumulateAndGet(ordinal + 1, Math::max);
+    } catch (Throwable failure) {
+      // Nothing links to a flat slot and nobody reads an unclaimed one: hand it back.
+      STATE.setRelease(chunk.state, slot, 0);
+      throw failure;
     }
-    highWater.accumulateAndGet(ordinal + 1, Math::max);
     size.incrementAndGet();
     SlotStates.setFlag(chunk.state, slot, VISIBLE);
   }
@@ -99,7 +107,7 @@ public final class FlatIndex implements VectorIndex {
     if (chunk == null) {
       return false;
     }
-    if (!SlotStates.tombstone(chunk.state, ordinal & ChunkTable.MASK)) {
+    if (!SlotStates.tombstone(chunk.state, ordinal & ChunkTable.MASK, VISIBLE)) {
       return false;
     }
     size.decrementAndGet();
@@ -113,7 +121,7 @@ public final class FlatIndex implements VectorIndex {
       return false;
     }
     int state = (int) STATE.getAcquire(chunk.state, ordinal & ChunkTable.MASK);
-    return state != 0 && (state & DELETED) == 0;
+    return (state & (VISIBLE | DELETED)) == VISIBLE;
   }
 
   @Override

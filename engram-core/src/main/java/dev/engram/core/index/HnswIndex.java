@@ -45,9 +45,12 @@ import java.util.function.IntPredicate;
  *       set from empty and raised to a higher level only by compare-and-set after the new node is
  *       fully linked.
  *   <li>Each ordinal's state word changes only by CAS: exactly one {@link #add} claims an ordinal
- *       (a duplicate is rejected, never half-inserted) and exactly one {@link #remove} sets its
- *       tombstone. Searches skip tombstoned nodes when collecting results but still route through
- *       them; inserts never choose them as neighbours.
+ *       (a duplicate is rejected, never half-inserted), the same add sets {@code LINKED} when it is
+ *       done (only then is the ordinal present: {@link #contains}, search results, snapshots), and
+ *       exactly one {@link #remove} of a linked ordinal sets its tombstone. An add that throws
+ *       after its claim sets {@code ABORTED} instead; a later add may claim it again. Searches skip
+ *       tombstoned, aborted and unfinished nodes when collecting results but still route through
+ *       them; inserts never choose tombstoned or aborted nodes as neighbours.
  *   <li>{@link #repair} (at most one at a time, guarded by an {@link AtomicBoolean}) rewrites,
  *       under each live node's stripe, every list that points at a tombstone, replacing it with the
  *       tombstone's live neighbours chosen by the same heuristic; it also moves a tombstoned entry
@@ -56,10 +59,12 @@ import java.util.function.IntPredicate;
  *
  * <p>Impossible outcomes: a search returning an ordinal whose {@link #remove} completed before the
  * search started; the same ordinal inserted twice; a reader observing a node id whose vector is not
- * yet written. Possible and accepted: a search missing an insert that runs concurrently with it (or
- * returning it once its vector is written); two nodes that raise the graph's top level at the same
- * moment not being linked to each other on the new top layers (one of them becomes the entry point;
- * both remain reachable from layer {@code old top} down).
+ * yet written; an ordinal whose insert has not finished (or failed) counted as present or returned.
+ * Possible and accepted: a search missing an insert that runs concurrently with it; a reader
+ * routing through an aborted node while its retried insert rewrites the same vector; two nodes that
+ * raise the graph's top level at the same moment not being linked to each other on the new top
+ * layers (one of them becomes the entry point; both remain reachable from layer {@code old top}
+ * down).
  *
  * <p>Thread-safety: all methods may be called concurrently from any thread.
  */
@@ -67,6 +72,8 @@ public final class HnswIndex implements VectorIndex {
   private static final int CLAIMED = SlotStates.CLAIMED;
   private static final int LINKED = 2;
   private static final int DELETED = SlotStates.DELETED;
+  private static final int ABORTED = 8;
+  private static final int DEAD = DELETED | ABORTED;
   private static final int LEVEL_SHIFT = 8;
   private static final int MAX_LEVEL = 15;
   private static final int STRIPES = 4096;
@@ -92,6 +99,27 @@ public final class HnswIndex implements VectorIndex {
   private final AtomicInteger unrepaired = new AtomicInteger();
   private final AtomicLong upperBytes = new AtomicLong();
   private final AtomicBoolean repairing = new AtomicBoolean();
+  private final InsertProbe probe; // null: none (production)
+
+  /**
+   * Test-only hook inside {@link #add}, called at each {@link Stage} of an insert after the ordinal
+   * is claimed: a throw there leaves a partial insert (claimed; at {@link Stage#LAYER0_LINKED} also
+   * reachable from its neighbours), which {@link #add} must undo so the ordinal stays absent and
+   * the insert can be retried. Production indexes have none; the check is one null test per stage.
+   */
+  @FunctionalInterface
+  public interface InsertProbe {
+    /** Where an insert is. */
+    enum Stage {
+      /** Claimed and its vector written; not linked. */
+      CLAIMED,
+      /** Its layer-0 list and the back-links to it written; upper layers and entry point not. */
+      LAYER0_LINKED
+    }
+
+    /** Called on the inserting thread; throwing fails the insert. */
+    void reached(Stage stage, int ordinal, float[] vector);
+  }
 
   private record Entry(int node, int level) {}
 
@@ -117,6 +145,14 @@ public final class HnswIndex implements VectorIndex {
    * structure does not depend on thread timing.
    */
   public HnswIndex(int dimension, Metric metric, HnswParams params, long seed) {
+    this(dimension, metric, params, seed, null);
+  }
+
+  /**
+   * Test-only: an empty index whose inserts call {@code probe} part-way through (see {@link
+   * InsertProbe}); null means none.
+   */
+  public HnswIndex(int dimension, Metric metric, HnswParams params, long seed, InsertProbe probe) {
     if (dimension < 1) {
       throw new IllegalArgumentException("dimension must be positive, got " + dimension);
     }
@@ -124,6 +160,7 @@ public final class HnswIndex implements VectorIndex {
     this.metric = Objects.requireNonNull(metric, "metric");
     this.params = Objects.requireNonNull(params, "params");
     this.seed = seed;
+    this.probe = probe;
     this.m = params.m();
     this.maxDegree0 = params.maxDegree0();
     this.stride0 = 1 + maxDegree0;
@@ -152,6 +189,15 @@ public final class HnswIndex implements VectorIndex {
 
   // ---------------------------------------------------------------------------------- insert
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>An insert that throws after claiming the ordinal (out of memory, a bug, a test probe) marks
+   * it aborted before rethrowing: the ordinal is then absent ({@link #contains} false, never
+   * returned by a search, not in a snapshot), links that already point at it are treated like links
+   * to a tombstone (routed through, never chosen, rewritten by {@link #repair}), and a later {@code
+   * add} of the same ordinal claims it again and inserts it normally.
+   */
   @Override
   public void add(int ordinal, float[] vector) {
     if (ordinal < 0) {
@@ -161,27 +207,43 @@ public final class HnswIndex implements VectorIndex {
     Chunk chunk = chunks.ensure(ordinal);
     int slot = ordinal & ChunkTable.MASK;
     int level = levelOf(ordinal);
-    if (!INTS.compareAndSet(chunk.state, slot, 0, CLAIMED | (level << LEVEL_SHIFT))) {
+    int claimed = CLAIMED | (level << LEVEL_SHIFT);
+    if (!INTS.compareAndSet(chunk.state, slot, 0, claimed)
+        && !INTS.compareAndSet(chunk.state, slot, claimed | ABORTED, claimed)) {
       throw new IllegalStateException("ordinal " + ordinal + " was already added");
     }
-    int offset = slot * dimension;
-    if (metric == Metric.COSINE) {
-      VectorMath.normalizeInto(vector, chunk.vectors, offset);
-    } else {
-      System.arraycopy(vector, 0, chunk.vectors, offset, dimension);
+    try {
+      int offset = slot * dimension;
+      if (metric == Metric.COSINE) {
+        VectorMath.normalizeInto(vector, chunk.vectors, offset);
+      } else {
+        System.arraycopy(vector, 0, chunk.vectors, offset, dimension);
+      }
+      if (level > 0) {
+        // A fresh array on a retry too: stale lists of the aborted attempt must not survive.
+        int[] previous = chunk.upper[slot];
+        chunk.upper[slot] = new int[level * strideUpper];
+        if (previous == null) {
+          upperBytes.addAndGet(16L + 4L * level * strideUpper);
+        }
+      }
+      highWater.accumulateAndGet(ordinal + 1, Math::max);
+      if (probe != null) {
+        probe.reached(InsertProbe.Stage.CLAIMED, ordinal, vector);
+      }
+      link(ordinal, level, vector, chunk.vectors, offset, SCRATCH.get());
+    } catch (Throwable failure) {
+      // Only this thread holds the claim (remove acts on linked nodes only): no CAS race.
+      setFlag(chunk, slot, ABORTED);
+      unrepaired.incrementAndGet(); // neighbours may already link to it
+      throw failure;
     }
-    if (level > 0) {
-      chunk.upper[slot] = new int[level * strideUpper];
-      upperBytes.addAndGet(16L + 4L * level * strideUpper);
-    }
-    highWater.accumulateAndGet(ordinal + 1, Math::max);
     nodes.incrementAndGet();
     size.incrementAndGet();
-    link(ordinal, level, chunk.vectors, offset, SCRATCH.get());
     setFlag(chunk, slot, LINKED);
   }
 
-  private void link(int node, int level, float[] q, int qo, Scratch s) {
+  private void link(int node, int level, float[] vector, float[] q, int qo, Scratch s) {
     Entry ep = entry.get();
     if (ep == null) {
       if (entry.compareAndSet(null, new Entry(node, level))) {
@@ -206,7 +268,7 @@ public final class HnswIndex implements VectorIndex {
       int live = 0;
       for (int i = 0; i < n; i++) {
         int id = s.ids[i];
-        if (id != node && !isDeleted(id)) {
+        if (id != node && !isDead(id)) {
           s.ids[live] = id;
           s.scores[live++] = s.scores[i];
         }
@@ -230,6 +292,9 @@ public final class HnswIndex implements VectorIndex {
       writeList(node, layer, ids, ids.length);
       for (int i = 0; i < ids.length; i++) {
         addBackLink(ids[i], node, chosenScores[layer][i], layer, s);
+      }
+      if (layer == 0 && probe != null) {
+        probe.reached(InsertProbe.Stage.LAYER0_LINKED, node, vector);
       }
     }
     while (true) {
@@ -265,7 +330,7 @@ public final class HnswIndex implements VectorIndex {
       s.keys[n++] = key(score, node);
       for (int i = 0; i < count; i++) {
         int id = links[base + 1 + i];
-        if (!isDeleted(id)) {
+        if (!isDead(id)) {
           s.keys[n++] = key(score(tv, to, id), id);
         }
       }
@@ -460,7 +525,7 @@ public final class HnswIndex implements VectorIndex {
   }
 
   private boolean accept(int ordinal, IntPredicate filter) {
-    return !isDeleted(ordinal) && filter.test(ordinal);
+    return (stateOf(ordinal) & (LINKED | DEAD)) == LINKED && filter.test(ordinal);
   }
 
   /** Copies the list of {@code node} on {@code layer} into {@code out}, without locking. */
@@ -515,7 +580,7 @@ public final class HnswIndex implements VectorIndex {
     if (chunk == null) {
       return false;
     }
-    if (!SlotStates.tombstone(chunk.state, ordinal & ChunkTable.MASK)) {
+    if (!SlotStates.tombstone(chunk.state, ordinal & ChunkTable.MASK, LINKED)) {
       return false;
     }
     size.decrementAndGet();
@@ -527,7 +592,7 @@ public final class HnswIndex implements VectorIndex {
     return true;
   }
 
-  /** Removed ordinals whose in-links have not been repaired yet. */
+  /** Removed ordinals (and aborted inserts) whose in-links have not been repaired yet. */
   public int tombstones() {
     return unrepaired.get();
   }
@@ -569,7 +634,7 @@ public final class HnswIndex implements VectorIndex {
         }
       }
       Entry ep = entry.get();
-      if (ep != null && isDeleted(ep.node) && bestLive >= 0) {
+      if (ep != null && isDead(ep.node) && bestLive >= 0) {
         entry.compareAndSet(ep, new Entry(bestLive, bestLevel));
       }
       unrepaired.addAndGet(-pending);
@@ -589,7 +654,7 @@ public final class HnswIndex implements VectorIndex {
       int count = links[base];
       boolean stale = false;
       for (int i = 0; i < count && !stale; i++) {
-        stale = isDeleted(links[base + 1 + i]);
+        stale = isDead(links[base + 1 + i]);
       }
       if (!stale) {
         return false;
@@ -601,7 +666,7 @@ public final class HnswIndex implements VectorIndex {
       int n = 0;
       for (int i = 0; i < count; i++) {
         int id = links[base + 1 + i];
-        if (!isDeleted(id)) {
+        if (!isDead(id)) {
           if (s.visit(id)) {
             n = s.addKey(n, key(score(nv, no, id), id));
           }
@@ -611,7 +676,7 @@ public final class HnswIndex implements VectorIndex {
         int k = readNeighbours(id, layer, s.neighbours);
         for (int j = 0; j < k; j++) {
           int second = s.neighbours[j];
-          if (!isDeleted(second) && s.visit(second)) {
+          if (!isDead(second) && s.visit(second)) {
             n = s.addKey(n, key(score(nv, no, second), second));
           }
         }
@@ -631,7 +696,7 @@ public final class HnswIndex implements VectorIndex {
   @Override
   public boolean contains(int ordinal) {
     int state = ordinal < 0 ? 0 : stateOf(ordinal);
-    return state != 0 && (state & DELETED) == 0;
+    return (state & (LINKED | DEAD)) == LINKED;
   }
 
   @Override
@@ -704,14 +769,20 @@ public final class HnswIndex implements VectorIndex {
   private void writeBody(IndexFiles.Output out) throws IOException {
     int limit = highWater.get();
     BitSet present = new BitSet(limit);
+    Entry best = null;
     for (int node = 0; node < limit; node++) {
-      if (stateOf(node) != 0) {
+      int state = stateOf(node);
+      if ((state & LINKED) != 0) { // claimed-only and aborted inserts are not in a snapshot
         present.set(node);
+        int level = state >>> LEVEL_SHIFT;
+        if ((state & DELETED) == 0 && (best == null || level > best.level)) {
+          best = new Entry(node, level);
+        }
       }
     }
     Entry ep = entry.get();
     if (ep != null && !present.get(ep.node)) {
-      ep = null;
+      ep = best; // the entry point is an unfinished insert: start from the highest live node
     }
     out.putInt(dimension);
     out.putByte((byte) metric.ordinal());
@@ -872,8 +943,9 @@ public final class HnswIndex implements VectorIndex {
     return chunk == null ? 0 : (int) INTS.getAcquire(chunk.state, ordinal & ChunkTable.MASK);
   }
 
-  private boolean isDeleted(int ordinal) {
-    return (stateOf(ordinal) & DELETED) != 0;
+  /** Removed, or an aborted insert: routed through, never returned or chosen as a neighbour. */
+  private boolean isDead(int ordinal) {
+    return (stateOf(ordinal) & DEAD) != 0;
   }
 
   private static void setFlag(Chunk chunk, int slot, int flag) {

@@ -5,8 +5,10 @@ import java.lang.invoke.VarHandle;
 
 /**
  * The per-ordinal state word both indexes keep: {@code 0} (empty), then bit flags set by
- * compare-and-set, never cleared. {@link #CLAIMED} is set by the one add that wins the slot, {@link
- * #DELETED} by remove; each index adds its own "readable" flag in between.
+ * compare-and-set. {@link #CLAIMED} is set by the one add that wins the slot, then the index's own
+ * "readable" flag once the add is complete (only then is the ordinal present), and {@link #DELETED}
+ * by a remove of a present ordinal. An add that fails after claiming hands the slot back (each
+ * index says how); no other transition clears a flag.
  *
  * <p>Thread-safety: stateless; every operation is a volatile or CAS access to the array element.
  */
@@ -25,11 +27,14 @@ final class SlotStates {
     } while (!INTS.compareAndSet(states, slot, state, state | flag));
   }
 
-  /** Marks a claimed, live slot deleted; false if it is empty or already deleted. */
-  static boolean tombstone(int[] states, int slot) {
+  /**
+   * Marks a present slot (one with the index's {@code readable} flag) deleted; false if it is not
+   * present: empty, still being added, or already deleted.
+   */
+  static boolean tombstone(int[] states, int slot, int readable) {
     while (true) {
       int state = (int) INTS.getVolatile(states, slot);
-      if (state == 0 || (state & DELETED) != 0) {
+      if ((state & readable) == 0 || (state & DELETED) != 0) {
         return false;
       }
       if (INTS.compareAndSet(states, slot, state, state | DELETED)) {

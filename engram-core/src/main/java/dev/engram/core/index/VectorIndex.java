@@ -27,15 +27,24 @@ public interface VectorIndex {
    * Adds a vector under {@code ordinal}. The index may keep the array; callers must not modify it
    * afterwards. For {@link Metric#COSINE} the caller passes a unit vector.
    *
+   * <p>An add that throws for any other reason (out of memory, a bug) leaves the ordinal absent:
+   * {@link #contains} stays false, searches never return it, and {@code add} may be called again.
+   *
    * @throws IllegalArgumentException if the dimension is wrong or the ordinal is negative
-   * @throws IllegalStateException if the ordinal is already present
+   * @throws IllegalStateException if the ordinal is already present (or being added)
    */
   void add(int ordinal, float[] vector);
 
-  /** Removes an ordinal; searches no longer return it. Returns false if it was not present. */
+  /**
+   * Removes an ordinal; searches no longer return it. Returns false if it was not present (never
+   * added, removed, or its add has not completed).
+   */
   boolean remove(int ordinal);
 
-  /** Whether the ordinal is present (added and not removed). */
+  /**
+   * Whether the ordinal is present: its {@link #add} completed (so searches can return it) and it
+   * was not removed. False while an add is still running or after one failed.
+   */
   boolean contains(int ordinal);
 
   /**

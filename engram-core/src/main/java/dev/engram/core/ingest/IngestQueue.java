@@ -23,8 +23,9 @@ import java.util.function.LongSupplier;
  * <p>Workers: spaces are assigned to workers by hash, so one space's episodes usually go to one
  * worker; an idle worker steals from the busiest. A worker thread that dies is restarted by the
  * supervisor (the threads' uncaught-exception handler); the task it was indexing is retried once,
- * and quarantined if it kills a worker twice. Nothing else in the dead worker's batch or queue is
- * lost.
+ * and quarantined if it kills a worker twice: kept stored but out of the index ({@link
+ * MemorySpace#quarantine}), recorded durably by the {@link QuarantineRecorder}, reported to its
+ * session. Nothing else in the dead worker's batch or queue is lost.
  *
  * <p>Concurrency: {@link #depth} is the only shared admission state and is changed by CAS, so
  * admission never blocks. Worker queues are lock-free. Impossible outcomes: depth above the hard
@@ -43,6 +44,7 @@ public final class IngestQueue implements AutoCloseable {
   private final AtomicInteger depth = new AtomicInteger();
   private final IndexWorker[] workers;
   private final IndexFaultInjector faults;
+  private final QuarantineRecorder recorder;
   private final LongSupplier nanoClock;
   private final LongAdder indexed = new LongAdder();
   private final AtomicLong workerRestarts = new AtomicLong();
@@ -64,6 +66,19 @@ public final class IngestQueue implements AutoCloseable {
    */
   public IngestQueue(
       int capacity, int workerCount, IndexFaultInjector faults, LongSupplier nanoClock) {
+    this(capacity, workerCount, faults, nanoClock, QuarantineRecorder.IN_MEMORY);
+  }
+
+  /**
+   * As {@link #IngestQueue(int, int, IndexFaultInjector, LongSupplier)}, recording each quarantine
+   * in {@code recorder} (the durable store) before the episode's session is told.
+   */
+  public IngestQueue(
+      int capacity,
+      int workerCount,
+      IndexFaultInjector faults,
+      LongSupplier nanoClock,
+      QuarantineRecorder recorder) {
     if (capacity < 10) {
       throw new IllegalArgumentException("queue capacity must be at least 10, got " + capacity);
     }
@@ -73,6 +88,7 @@ public final class IngestQueue implements AutoCloseable {
     this.capacity = capacity;
     this.hardDepth = (int) Math.round(capacity * (double) HARD_LIMIT);
     this.faults = faults;
+    this.recorder = recorder;
     this.nanoClock = nanoClock;
     this.lastSampleNanos = nanoClock.getAsLong();
     this.workers = new IndexWorker[workerCount];
@@ -277,9 +293,11 @@ public final class IngestQueue implements AutoCloseable {
                 "index worker %d died twice on episode '%s' in space %s; quarantined it"
                     .formatted(worker.slot, episodeId, poison.space.config().id()),
             failure);
-        poison.space.drop(poison.ordinal);
         String reason =
             "episode quarantined: indexing it failed twice (%s)".formatted(failure.toString());
+        if (poison.space.quarantine(poison.ordinal, reason)) {
+          record(poison, episodeId, reason);
+        }
         poison.callback.quarantined(poison.sequence, episodeId, reason);
         worker.batch.remove(worker.cursor);
         depth.decrementAndGet();
@@ -299,6 +317,21 @@ public final class IngestQueue implements AutoCloseable {
     }
     if (!stopped) {
       start(worker);
+    }
+  }
+
+  /** Records a quarantine durably; a failure is logged, never thrown (we are the supervisor). */
+  private void record(IndexTask poison, String episodeId, String reason) {
+    try {
+      recorder.quarantined(poison.space, poison.ordinal, episodeId, reason);
+    } catch (RuntimeException e) {
+      LOG.log(
+          Level.ERROR,
+          () ->
+              ("could not record the quarantine of episode '%s' in space %s durably; it stays"
+                      + " quarantined until restart, then is retried under supervision")
+                  .formatted(episodeId, poison.space.config().id()),
+          e);
     }
   }
 }

@@ -4,10 +4,12 @@ import dev.engram.core.index.SearchHit;
 import dev.engram.core.index.VectorIndex;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.Memory;
+import dev.engram.core.model.QuarantinedEpisode;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceInfo;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -25,6 +27,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * vector index and only then removes it from the fresh segment. {@link #recall} searches both and
  * merges by ordinal.
  *
+ * <p>Quarantine: an episode whose indexing failed twice stays stored (readable by id, its id taken)
+ * but leaves the fresh segment and the index for good: {@link #quarantine}, {@link #quarantined}.
+ *
  * <p>Concurrency: lock-free. Ordinals come from an atomic counter; the id map's {@code putIfAbsent}
  * decides which of two concurrent admissions of one id wins, so an id is never stored twice. Forget
  * and index may race: each removes from the index after its own write, so a forgotten episode never
@@ -38,6 +43,7 @@ public final class MemorySpace {
   private final FreshSegment fresh;
   private final ConcurrentHashMap<String, Integer> ordinalsById = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Integer, Episode> episodes = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Integer, String> quarantined = new ConcurrentHashMap<>();
   private final AtomicInteger nextOrdinal = new AtomicInteger();
   private volatile boolean deleted;
 
@@ -130,11 +136,16 @@ public final class MemorySpace {
     nextOrdinal.accumulateAndGet(limit, Math::max);
   }
 
-  /** Inserts an admitted episode into the vector index. Called by index workers. */
+  /**
+   * Inserts an admitted episode into the vector index, then drops it from the fresh segment. Called
+   * by index workers. The drop relies on {@link VectorIndex#contains} meaning "searchable": an
+   * insert that threw leaves the episode in the fresh segment (still recallable) and absent from
+   * the index, so the supervisor's retry inserts it again instead of skipping it.
+   */
   public void index(int ordinal) {
     Episode episode = episodes.get(ordinal);
-    if (episode == null) {
-      return; // forgotten or dropped before it was indexed
+    if (episode == null || quarantined.containsKey(ordinal)) {
+      return; // forgotten, dropped or quarantined before it was indexed
     }
     if (!index.contains(ordinal)) {
       index.add(ordinal, episode.embedding());
@@ -145,14 +156,52 @@ public final class MemorySpace {
     }
   }
 
-  /** Removes an admitted episode entirely (quarantine): it is no longer stored or recallable. */
+  /**
+   * Removes an admitted episode entirely (its write failed): it is no longer stored or recallable.
+   */
   public void drop(int ordinal) {
     Episode episode = episodes.remove(ordinal);
     if (episode != null) {
       ordinalsById.remove(episode.id(), ordinal);
     }
+    quarantined.remove(ordinal);
     fresh.remove(ordinal);
     index.remove(ordinal);
+  }
+
+  /**
+   * Quarantines a stored episode whose indexing failed: it stays stored and its id taken, but it
+   * leaves the fresh segment and the index and is never indexed again (until forgotten).
+   *
+   * @return false if no episode is stored under {@code ordinal} (forgotten meanwhile)
+   */
+  public boolean quarantine(int ordinal, String reason) {
+    if (!episodes.containsKey(ordinal)) {
+      return false;
+    }
+    quarantined.put(ordinal, reason);
+    fresh.remove(ordinal);
+    index.remove(ordinal);
+    if (!episodes.containsKey(ordinal)) {
+      quarantined.remove(ordinal); // forgotten while we quarantined it
+      return false;
+    }
+    return true;
+  }
+
+  /** The quarantined episodes, in acceptance order. */
+  public List<QuarantinedEpisode> quarantined() {
+    List<QuarantinedEpisode> out = new ArrayList<>();
+    quarantined.entrySet().stream()
+        .sorted(Comparator.comparing(e -> e.getKey()))
+        .forEach(
+            e -> {
+              Episode episode = episodes.get(e.getKey());
+              if (episode != null) {
+                out.add(new QuarantinedEpisode(episode.id(), e.getValue()));
+              }
+            });
+    return out;
   }
 
   /** The id of the episode under {@code ordinal}, for logs; a placeholder if it is gone. */
@@ -206,6 +255,7 @@ public final class MemorySpace {
         continue;
       }
       episodes.remove(ordinal);
+      quarantined.remove(ordinal);
       fresh.remove(ordinal);
       index.remove(ordinal);
       forgotten++;

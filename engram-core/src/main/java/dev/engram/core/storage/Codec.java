@@ -24,6 +24,8 @@ import java.util.Map;
  *                                                then (key, value) strings
  * sessions  key: session id (UTF-8)       value: incarnation i64, last sequence i64,
  *                                                updated-at millis i64, space id (UTF-8)
+ * quarantine key: incarnation i64, id      value: ordinal i32, reason (UTF-8)
+ *            (the same key as the episode it marks; it applies only to that ordinal)
  * default   key: "next-incarnation"       value: i64
  * </pre>
  *
@@ -37,6 +39,8 @@ final class Codec {
   record StoredSpace(SpaceConfig config, long incarnation) {}
 
   record StoredEpisode(long incarnation, int ordinal, Episode episode) {}
+
+  record StoredQuarantine(long incarnation, String id, int ordinal, String reason) {}
 
   record StoredSession(
       String id, long incarnation, long lastSequence, long updatedMillis, String spaceId) {}
@@ -136,6 +140,25 @@ final class Codec {
     }
     return new StoredEpisode(
         incarnation, ordinal, new Episode(id, vector, content, at, confidence, metadata));
+  }
+
+  // ---- quarantine ----
+
+  static byte[] quarantineValue(int ordinal, String reason) {
+    byte[] text = utf8(reason);
+    return ByteBuffer.allocate(4 + text.length)
+        .order(ByteOrder.LITTLE_ENDIAN)
+        .putInt(ordinal)
+        .put(text)
+        .array();
+  }
+
+  static StoredQuarantine quarantine(byte[] key, byte[] value) {
+    long incarnation = ByteBuffer.wrap(key).getLong();
+    String id = new String(key, 8, key.length - 8, StandardCharsets.UTF_8);
+    int ordinal = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN).getInt();
+    String reason = new String(value, 4, value.length - 4, StandardCharsets.UTF_8);
+    return new StoredQuarantine(incarnation, id, ordinal, reason);
   }
 
   // ---- sessions ----

@@ -1,10 +1,12 @@
 package dev.engram.core.storage;
 
 import dev.engram.core.index.VectorIndex;
+import dev.engram.core.ingest.QuarantineRecorder;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.space.MemorySpace;
 import dev.engram.core.space.SpaceRegistry;
+import dev.engram.core.storage.Codec.StoredQuarantine;
 import dev.engram.core.storage.Codec.StoredSession;
 import dev.engram.core.storage.Codec.StoredSpace;
 import java.io.IOException;
@@ -55,15 +57,22 @@ import org.rocksdb.RocksDBException;
  *
  * <p>Recovery order ({@link #recover}): read space definitions; load each space's graph snapshot (a
  * missing or corrupt one is logged and the graph is rebuilt); scan every episode into memory under
- * its stored ordinal; remove from the graph what the store no longer has (forgotten after the
- * snapshot, or never committed); index, in parallel, what the graph lacks (accepted after the
- * snapshot); restore sessions. The server starts listening only after this.
+ * its stored ordinal, keeping those with a quarantine marker out of the graph (each is logged by
+ * id); remove from the graph what the store no longer has (forgotten after the snapshot, or never
+ * committed); index, in parallel, what the graph lacks (accepted after the snapshot), supervised:
+ * an episode whose insert throws is retried once, then quarantined, never aborting startup; restore
+ * sessions. The server starts listening only after this.
+ *
+ * <p>Quarantine: an episode the supervisor quarantined keeps its record in {@code episodes} (it was
+ * acknowledged) and gets a marker in {@code quarantine} under the same key, written and synced when
+ * it is quarantined ({@link #quarantined}); forgetting the episode or deleting its space removes
+ * the marker, and recovery deletes markers whose episode is gone.
  *
  * <p>Concurrency: space create/delete and recovery are serialised by {@link #spacesLock}; per-space
  * state is in a {@link ConcurrentHashMap} read lock-free on the accept path. Snapshots run on one
  * scheduled thread (and at close) under {@link #snapshotLock}.
  */
-public final class DurableStore implements Journal, AutoCloseable {
+public final class DurableStore implements Journal, QuarantineRecorder, AutoCloseable {
   private static final System.Logger LOG = System.getLogger(DurableStore.class.getName());
 
   private final StorageConfig config;
@@ -99,7 +108,13 @@ public final class DurableStore implements Journal, AutoCloseable {
 
   /** What recovery found, for logs and benchmarks. */
   public record Recovered(
-      int spaces, long episodes, long reindexed, int snapshotsLoaded, int sessions, long millis) {}
+      int spaces,
+      long episodes,
+      long reindexed,
+      int snapshotsLoaded,
+      int sessions,
+      long millis,
+      int quarantined) {}
 
   private DurableStore(
       StorageConfig config,
@@ -201,6 +216,10 @@ public final class DurableStore implements Journal, AutoCloseable {
             kv.episodes,
             Codec.episodePrefix(state.incarnation()),
             Codec.episodePrefixEnd(state.incarnation()));
+        writes.deleteRange(
+            kv.quarantine,
+            Codec.episodePrefix(state.incarnation()),
+            Codec.episodePrefixEnd(state.incarnation()));
         writes.commit();
       }
       // Marked deleted before its state goes: see stateOf.
@@ -220,11 +239,36 @@ public final class DurableStore implements Journal, AutoCloseable {
       try (WriteSet writes = begin()) {
         for (String id : ids) {
           writes.forgotten(state.incarnation(), id);
+          writes.delete(kv.quarantine, Codec.episodeKey(state.incarnation(), id));
         }
         writes.commit();
       }
     }
     return space.forget(ids);
+  }
+
+  /**
+   * Records durably (the log is synced unless fsync is {@code never}) that an episode is
+   * quarantined, so that recovery keeps it stored but out of the index. Called by the supervisor.
+   */
+  @Override
+  public void quarantined(MemorySpace space, int ordinal, String episodeId, String reason) {
+    SpaceState state = states.get(space);
+    if (state == null) {
+      return; // the space was deleted meanwhile
+    }
+    try (WriteSet writes = begin()) {
+      writes.put(
+          kv.quarantine,
+          Codec.episodeKey(state.incarnation(), episodeId),
+          Codec.quarantineValue(ordinal, reason));
+      writes.commit();
+    }
+    try {
+      committer.sync();
+    } catch (RocksDBException e) {
+      throw EpisodeStore.failure("syncing a quarantine", e);
+    }
   }
 
   // ---- recovery ----
@@ -259,6 +303,11 @@ public final class DurableStore implements Journal, AutoCloseable {
         byIncarnation.put(stored.incarnation(), space);
         nextIncarnation = Math.max(nextIncarnation, stored.incarnation() + 1);
       }
+      Map<Long, Map<String, StoredQuarantine>> markers = new HashMap<>();
+      for (StoredQuarantine q : kv.quarantined()) {
+        markers.computeIfAbsent(q.incarnation(), i -> new HashMap<>()).put(q.id(), q);
+      }
+      List<StoredQuarantine> applied = new ArrayList<>();
       Map<MemorySpace, BitSet> present = new HashMap<>();
       Map<MemorySpace, List<Integer>> missing = new HashMap<>();
       Map<MemorySpace, Integer> limits = new HashMap<>();
@@ -271,16 +320,33 @@ public final class DurableStore implements Journal, AutoCloseable {
               orphans.add(e.incarnation());
               return;
             }
+            present.computeIfAbsent(space, s -> new BitSet()).set(e.ordinal());
+            limits.merge(space, e.ordinal() + 1, Math::max);
+            StoredQuarantine marker =
+                markers.getOrDefault(e.incarnation(), Map.of()).get(e.episode().id());
+            if (marker != null && marker.ordinal() == e.ordinal()) {
+              space.restore(e.ordinal(), e.episode(), true);
+              space.quarantine(e.ordinal(), marker.reason()); // out of the graph too
+              applied.add(marker);
+              episodes[0]++;
+              return;
+            }
             SnapshotGuard guard = states.get(space).guard();
             boolean indexed = guard.contains(e.ordinal());
             space.restore(e.ordinal(), e.episode(), indexed);
-            present.computeIfAbsent(space, s -> new BitSet()).set(e.ordinal());
-            limits.merge(space, e.ordinal() + 1, Math::max);
             if (!indexed) {
               missing.computeIfAbsent(space, s -> new ArrayList<>()).add(e.ordinal());
             }
             episodes[0]++;
           });
+      removeStaleMarkers(markers, applied);
+      for (StoredQuarantine q : applied) {
+        LOG.log(
+            Level.WARNING,
+            "space %s: episode '%s' is quarantined (%s); it is stored but not indexed until forgotten"
+                .formatted(byIncarnation.get(q.incarnation()).config().id(), q.id(), q.reason()));
+      }
+      int quarantined = applied.size();
       long reindexed = 0;
       for (MemorySpace space : byIncarnation.values()) {
         SnapshotGuard guard = states.get(space).guard();
@@ -301,7 +367,7 @@ public final class DurableStore implements Journal, AutoCloseable {
         space.reserveOrdinalsBelow(Math.max(guard.ordinalLimit(), limits.getOrDefault(space, 0)));
         List<Integer> toIndex = missing.getOrDefault(space, List.of());
         reindexed += toIndex.size();
-        indexAll(space, toIndex, indexThreads);
+        quarantined += indexAll(space, toIndex, indexThreads);
       }
       int restoredSessions = restoreSessions(byIncarnation, sessions, maxSessions);
       removeOrphans(orphans);
@@ -313,7 +379,8 @@ public final class DurableStore implements Journal, AutoCloseable {
               reindexed,
               snapshotsLoaded,
               restoredSessions,
-              millis);
+              millis,
+              quarantined);
       LOG.log(
           Level.INFO,
           "recovered %d spaces, %d episodes (%d indexed from the store, %d graph snapshots"
@@ -322,7 +389,8 @@ public final class DurableStore implements Journal, AutoCloseable {
                       recovered.episodes(),
                       recovered.reindexed(),
                       recovered.snapshotsLoaded())
-              + ", %d sessions) in %d ms".formatted(recovered.sessions(), millis));
+              + ", %d sessions, %d quarantined) in %d ms"
+                  .formatted(recovered.sessions(), quarantined, millis));
       long period = config.snapshotInterval().toNanos();
       snapshotter.scheduleWithFixedDelay(
           () -> snapshotAll(false), period, period, TimeUnit.NANOSECONDS);
@@ -374,20 +442,25 @@ public final class DurableStore implements Journal, AutoCloseable {
     }
   }
 
-  private static void indexAll(MemorySpace space, List<Integer> ordinals, int threads) {
+  /**
+   * Indexes what the recovered graph lacks, on {@code threads} threads, supervised like the index
+   * workers: an episode whose insert throws is retried once, then quarantined (durably, and
+   * logged), so one poison episode cannot abort startup.
+   *
+   * @return how many episodes were quarantined
+   */
+  private int indexAll(MemorySpace space, List<Integer> ordinals, int threads) {
     if (ordinals.isEmpty()) {
-      return;
+      return 0;
     }
     AtomicInteger next = new AtomicInteger();
-    AtomicReference<RuntimeException> failure = new AtomicReference<>();
+    AtomicInteger quarantined = new AtomicInteger();
     Runnable work =
         () -> {
           int i;
-          while ((i = next.getAndIncrement()) < ordinals.size() && failure.get() == null) {
-            try {
-              space.index(ordinals.get(i));
-            } catch (RuntimeException e) {
-              failure.compareAndSet(null, e);
+          while ((i = next.getAndIncrement()) < ordinals.size()) {
+            if (!indexSupervised(space, ordinals.get(i))) {
+              quarantined.incrementAndGet();
             }
           }
         };
@@ -403,8 +476,55 @@ public final class DurableStore implements Journal, AutoCloseable {
         throw new StorageFailedException("interrupted while rebuilding the index");
       }
     }
-    if (failure.get() != null) {
-      throw failure.get();
+    return quarantined.get();
+  }
+
+  /** Indexes one episode, retrying once; false if it failed twice and was quarantined. */
+  private boolean indexSupervised(MemorySpace space, int ordinal) {
+    Throwable failure = null;
+    for (int attempt = 1; attempt <= 2; attempt++) {
+      try {
+        space.index(ordinal);
+        return true;
+      } catch (Throwable e) { // anything that would kill an index worker
+        failure = e;
+        String id = space.episodeId(ordinal);
+        if (attempt == 1) {
+          LOG.log(
+              Level.WARNING,
+              "space %s: indexing episode '%s' during recovery failed; retrying it"
+                  .formatted(space.config().id(), id),
+              e);
+        }
+      }
+    }
+    String id = space.episodeId(ordinal);
+    String reason =
+        "episode quarantined: indexing it failed twice during recovery (%s)".formatted(failure);
+    LOG.log(
+        Level.ERROR,
+        "space %s: indexing episode '%s' during recovery failed twice; quarantined it"
+            .formatted(space.config().id(), id),
+        failure);
+    if (space.quarantine(ordinal, reason)) {
+      quarantined(space, ordinal, id, reason);
+    }
+    return false;
+  }
+
+  /** Deletes quarantine markers whose episode is gone (forgotten, or stored again anew). */
+  private void removeStaleMarkers(
+      Map<Long, Map<String, StoredQuarantine>> markers, List<StoredQuarantine> applied) {
+    Set<StoredQuarantine> live = new HashSet<>(applied);
+    try (WriteSet writes = begin()) {
+      for (Map<String, StoredQuarantine> bySpace : markers.values()) {
+        for (StoredQuarantine q : bySpace.values()) {
+          if (!live.contains(q)) {
+            writes.delete(kv.quarantine, Codec.episodeKey(q.incarnation(), q.id()));
+          }
+        }
+      }
+      writes.commit();
     }
   }
 
@@ -433,6 +553,8 @@ public final class DurableStore implements Journal, AutoCloseable {
       for (long incarnation : orphans) {
         writes.deleteRange(
             kv.episodes, Codec.episodePrefix(incarnation), Codec.episodePrefixEnd(incarnation));
+        writes.deleteRange(
+            kv.quarantine, Codec.episodePrefix(incarnation), Codec.episodePrefixEnd(incarnation));
         deleteSnapshot(incarnation);
       }
       writes.commit();

@@ -1,6 +1,7 @@
 package dev.engram.core.storage;
 
 import dev.engram.core.storage.Codec.StoredEpisode;
+import dev.engram.core.storage.Codec.StoredQuarantine;
 import dev.engram.core.storage.Codec.StoredSession;
 import dev.engram.core.storage.Codec.StoredSpace;
 import java.io.IOException;
@@ -30,9 +31,9 @@ import org.rocksdb.WriteOptions;
 
 /**
  * The RocksDB database under a data directory, with its column families ({@code spaces}, {@code
- * episodes}, {@code sessions}, and {@code default} for counters; layout in {@link Codec}), and the
- * directory lock ({@code <dir>/LOCK}, held with {@link FileChannel#tryLock} for the store's
- * lifetime, so a second server on the same directory fails at once).
+ * episodes}, {@code sessions}, {@code quarantine}, and {@code default} for counters; layout in
+ * {@link Codec}), and the directory lock ({@code <dir>/LOCK}, held with {@link FileChannel#tryLock}
+ * for the store's lifetime, so a second server on the same directory fails at once).
  *
  * <p>RocksDB options: the write-ahead log is bounded ({@code max_total_wal_size} 256 MiB, which
  * forces memtable flushes), so replaying it after a crash takes a bounded time.
@@ -56,6 +57,7 @@ final class EpisodeStore implements AutoCloseable {
   final ColumnFamilyHandle spaces;
   final ColumnFamilyHandle episodes;
   final ColumnFamilyHandle sessions;
+  final ColumnFamilyHandle quarantine;
 
   private EpisodeStore(
       Path dir,
@@ -76,6 +78,7 @@ final class EpisodeStore implements AutoCloseable {
     this.spaces = handles.get(1);
     this.episodes = handles.get(2);
     this.sessions = handles.get(3);
+    this.quarantine = handles.get(4);
   }
 
   /**
@@ -123,7 +126,8 @@ final class EpisodeStore implements AutoCloseable {
             new ColumnFamilyDescriptor(RocksDB.DEFAULT_COLUMN_FAMILY, cfOptions),
             new ColumnFamilyDescriptor(Codec.utf8("spaces"), cfOptions),
             new ColumnFamilyDescriptor(Codec.utf8("episodes"), cfOptions),
-            new ColumnFamilyDescriptor(Codec.utf8("sessions"), cfOptions));
+            new ColumnFamilyDescriptor(Codec.utf8("sessions"), cfOptions),
+            new ColumnFamilyDescriptor(Codec.utf8("quarantine"), cfOptions));
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
       RocksDB db = RocksDB.open(dbOptions, dir.resolve("rocksdb").toString(), descriptors, handles);
@@ -162,6 +166,13 @@ final class EpisodeStore implements AutoCloseable {
   List<StoredSession> sessions() {
     List<StoredSession> out = new ArrayList<>();
     scan(sessions, null, (k, v) -> out.add(Codec.session(k, v)));
+    return out;
+  }
+
+  /** Every quarantine marker. */
+  List<StoredQuarantine> quarantined() {
+    List<StoredQuarantine> out = new ArrayList<>();
+    scan(quarantine, null, (k, v) -> out.add(Codec.quarantine(k, v)));
     return out;
   }
 

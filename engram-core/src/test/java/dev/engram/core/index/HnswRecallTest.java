@@ -19,8 +19,8 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 
 /**
- * Seeded recall floor on the clustered recipe: 20,000 × 384-d built by two threads, then 20 %
- * removed. The graph is built once and the tests run in order on it.
+ * Seeded recall floor ({@link #RECALL_FLOOR}) on the clustered recipe: 20,000 × 384-d built by two
+ * threads, then 20 % removed. The graph is built once and the tests run in order on it.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -29,6 +29,13 @@ class HnswRecallTest {
   private static final int DIM = 384;
   private static final int QUERIES = 500;
   private static final int K = 10;
+
+  /**
+   * Just under the measured recall@10 at ef 64: over five runs (the two-thread build makes the
+   * graph depend on timing) 0.9894-0.9908 after the build, 0.9886-0.9892 after removing 20 %,
+   * 0.9876-0.9890 after repair. A third more misses than measured (1.5 % instead of ~1.1 %) fails.
+   */
+  private static final double RECALL_FLOOR = 0.985;
 
   private float[][] data;
   private float[][] queries;
@@ -78,11 +85,11 @@ class HnswRecallTest {
 
   @Test
   @Order(1)
-  void recallAt10_afterConcurrentBuild_atLeast95Percent() {
+  void recallAt10_afterConcurrentBuild_atLeastMeasuredFloor() {
     assertThat(index.size()).isEqualTo(N);
     double recall = recall(64);
     System.out.printf("recall@10 ef=64 after build: %.4f%n", recall);
-    assertThat(recall).isGreaterThanOrEqualTo(0.95);
+    assertThat(recall).isGreaterThanOrEqualTo(RECALL_FLOOR);
   }
 
   @Test
@@ -103,7 +110,7 @@ class HnswRecallTest {
 
   @Test
   @Order(3)
-  void recallAt10_afterRemoving20Percent_atLeast95Percent() {
+  void recallAt10_afterRemoving20Percent_atLeastMeasuredFloor() {
     SplittableRandom random = new SplittableRandom(99);
     while (removed.cardinality() < N / 5) {
       int id = random.nextInt(N);
@@ -116,7 +123,7 @@ class HnswRecallTest {
     double recall = recall(64);
     System.out.printf(
         "recall@10 ef=64 after 20%% removed: %.4f (tombstones %d)%n", recall, index.tombstones());
-    assertThat(recall).isGreaterThanOrEqualTo(0.95);
+    assertThat(recall).isGreaterThanOrEqualTo(RECALL_FLOOR);
     // Automatic repair ran: at most one repair fraction of tombstones is still unrepaired.
     assertThat(index.tombstones()).isLessThanOrEqualTo((int) (0.1 * N) + 1);
   }
@@ -138,6 +145,6 @@ class HnswRecallTest {
     }
     double recall = recall(64);
     System.out.printf("recall@10 ef=64 after repair: %.4f%n", recall);
-    assertThat(recall).isGreaterThanOrEqualTo(0.95);
+    assertThat(recall).isGreaterThanOrEqualTo(RECALL_FLOOR);
   }
 }

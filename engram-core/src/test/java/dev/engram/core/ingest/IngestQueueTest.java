@@ -2,13 +2,27 @@ package dev.engram.core.ingest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+import static org.awaitility.Awaitility.await;
 
+import dev.engram.core.index.FlatIndex;
+import dev.engram.core.model.Episode;
+import dev.engram.core.model.Metric;
+import dev.engram.core.model.SpaceConfig;
+import dev.engram.core.model.SpaceId;
+import dev.engram.core.space.Admission;
+import dev.engram.core.space.MemorySpace;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 class IngestQueueTest {
@@ -22,7 +36,39 @@ class IngestQueueTest {
       assertThat(q.tryReserve(1)).isZero();
       q.release(400);
       assertThat(q.depth()).isEqualTo(500);
-      assertThat(q.retryAfterMillis()).isPositive();
+    }
+  }
+
+  @Test
+  void retryAfterMillis_timeToDrainToResumeLimitAtMeasuredRate_boundedTo1msAnd5s() {
+    AtomicLong nanos = new AtomicLong(1_000_000_000L);
+    SpaceConfig config = new SpaceConfig(SpaceId.of("s"), 2, Metric.L2);
+    MemorySpace space = new MemorySpace(config, new FlatIndex(2, Metric.L2), 16);
+    try (IngestQueue q = new IngestQueue(1000, 1, IndexFaultInjector.NONE, nanos::get)) {
+      assertThat(q.tryReserve(500)).isEqualTo(500);
+      assertThat(q.retryAfterMillis()).as("at the resume limit: nothing to wait for").isEqualTo(1);
+      assertThat(q.tryReserve(400)).isEqualTo(400);
+      assertThat(q.retryAfterMillis()).as("no drain rate measured yet").isEqualTo(50);
+
+      // 100 of the 900 reserved are indexed within one (fake) second: 100 per second.
+      for (int i = 0; i < 100; i++) {
+        Episode e = new Episode("e" + i, new float[] {i, 1}, "", Instant.EPOCH, 1f, Map.of());
+        q.submit(space, ((Admission.Accepted) space.admit(e)).ordinal(), i + 1, IndexCallback.NONE);
+      }
+      await().atMost(Duration.ofSeconds(10)).until(() -> q.depth() == 800);
+      nanos.addAndGet(TimeUnit.SECONDS.toNanos(1));
+      q.sampleDrainRate();
+      assertThat(q.drainRate()).isEqualTo(100.0);
+      assertThat(q.retryAfterMillis()).as("300 above the resume limit at 100/s").isEqualTo(3000);
+
+      // A second with nothing indexed while work waits: the rate decays to 70/s.
+      nanos.addAndGet(TimeUnit.SECONDS.toNanos(1));
+      q.sampleDrainRate();
+      assertThat(q.drainRate()).isCloseTo(70.0, within(1e-9));
+      assertThat(q.tryReserve(100)).isEqualTo(100);
+      assertThat(q.retryAfterMillis()).as("400 / 70 per s = 5.7 s, capped").isEqualTo(5000);
+      q.release(250);
+      assertThat(q.retryAfterMillis()).as("150 / 70 per s").isEqualTo(2143);
     }
   }
 
