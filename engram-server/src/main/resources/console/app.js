@@ -6,6 +6,7 @@ import { TimeChart, compact } from './chart.js';
 
 const API = `${location.origin}/v1`;
 const SAMPLE_MS = 250;
+const CHART_WINDOW_MS = 30_000;
 const SPACE_POLL_MS = 500;
 const RECENT_KEPT = 6;
 
@@ -61,8 +62,10 @@ function toast(message, kind = 'error') {
 async function refreshSpaces() {
   try {
     const { spaces = [] } = await api('GET', '/spaces');
-    ui.spaces = spaces.sort((a, b) => a.memorySpaceId.localeCompare(b.memorySpaceId));
+    spaces.sort((a, b) => a.memorySpaceId.localeCompare(b.memorySpaceId));
     setServerState(true);
+    if (JSON.stringify(spaces) === JSON.stringify(ui.spaces)) return; // keep the DOM under the pointer
+    ui.spaces = spaces;
     renderSpaces();
   } catch (e) {
     setServerState(false, e.message);
@@ -244,6 +247,8 @@ async function pollSpace() {
     }
     v.lastCount = v.episodes;
     v.lastCountAt = t;
+    const listed = document.querySelector(`.space-item[data-space="${CSS.escape(cur.id)}"] .space-sub`);
+    if (listed) listed.textContent = `${s.dimension}-d · ${metricName(s.metric)} · ${fmt.format(v.episodes)} episodes`;
   } catch (e) {
     if (ui.current === cur && /NOT_FOUND/.test(e.message)) {
       toast(`Space ${cur.id} no longer exists`);
@@ -289,10 +294,12 @@ function updateTiles() {
 function createCharts() {
   ui.charts = {
     rate: new TimeChart($('chart-rate'), {
+      windowMs: CHART_WINDOW_MS,
       series: [{ key: 'rate', color: '#4f46e5', fill: true }],
       yMinTop: 10,
     }),
     watermarks: new TimeChart($('chart-watermarks'), {
+      windowMs: CHART_WINDOW_MS,
       series: [
         { key: 'accepted', color: '#0ea5e9' },
         { key: 'indexed', color: '#16a34a' },
@@ -301,6 +308,7 @@ function createCharts() {
       yMinTop: 10,
     }),
     pressure: new TimeChart($('chart-pressure'), {
+      windowMs: CHART_WINDOW_MS,
       series: [{ key: 'pressure', color: '#7c3aed', fill: true, markers: 'reported' }],
       yMax: 100,
       yFormat: (v) => `${Math.round(v)}%`,
@@ -528,7 +536,7 @@ function renderHits(memories, sourceId) {
     tr.querySelector('.content .text').textContent = e.content ?? '';
     tr.querySelector('.content .text').title = e.content ?? '';
     const meta = tr.querySelector('.meta');
-    for (const [k, v] of Object.entries(e.metadata ?? {})) {
+    for (const [k, v] of Object.entries(e.metadata ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
       const chip = document.createElement('span');
       chip.className = 'chip';
       chip.textContent = `${k}=${v}`;
