@@ -90,7 +90,9 @@ export class TimeChart {
     // x labels: seconds ago
     g.textAlign = 'center';
     g.textBaseline = 'alphabetic';
-    for (let s = 0; s <= windowMs / 1000; s += windowMs / 4000) {
+    const secs = windowMs / 1000;
+    const step = secs % 4 === 0 ? secs / 4 : secs / 3;
+    for (let s = 0; s <= secs; s += step) {
       const xx = pad.l + pw - (s * 1000 * pw) / windowMs;
       g.fillStyle = '#94a3b8';
       g.fillText(s === 0 ? 'now' : `-${Math.round(s)}s`, Math.min(Math.max(xx, pad.l + 12), pad.l + pw - 12), h - 4);
