@@ -199,6 +199,7 @@ let failed = false;
 try {
   await run();
   log('PASSED');
+  if (serverLog) temps.push(serverLog);
 } catch (e) {
   failed = true;
   log(`FAILED: ${e.stack ?? e}`);

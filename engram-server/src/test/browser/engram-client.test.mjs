@@ -260,3 +260,12 @@ test('backpressureStatus_pacesSending', async () => {
   assert.equal(stream.state, 'STREAM_STATE_ACTIVE');
   assert.ok(stream instanceof EngramStream);
 });
+
+test('streamError_serverKeepsSocketOpen_clientClosesAndFails', async () => {
+  const { stream, ws } = await established();
+  const failed = new Promise((r) => stream.addEventListener('failed', (e) => r(e.detail.error)));
+  ws.receive({ error: { code: Code.INVALID_ARGUMENT, message: 'bad frame' } });
+  const error = await failed;
+  assert.equal(error.code, Code.INVALID_ARGUMENT);
+  assert.equal(ws.readyState, 3, 'the client closed the socket');
+});

@@ -334,7 +334,13 @@ export class EngramStream extends EventTarget {
     else if (m.recall) this._onRecall(call, m.recall);
     else if (m.resend) this._onResend(call, m.resend);
     else if (m.rejection) this._onRejection(call, m.rejection);
-    else if (m.error) call.error = { code: m.error.code ?? Code.UNKNOWN, message: m.error.message ?? '' };
+    else if (m.error) {
+      // A StreamError ends the stream: the server closes the socket; if it does not, we do.
+      call.error = { code: m.error.code ?? Code.UNKNOWN, message: m.error.message ?? '' };
+      setTimeout(() => {
+        if (!call.ended && call.ws.readyState <= OPEN) call.ws.close(1000, 'stream error');
+      }, 1000);
+    }
   }
 
   _onInitAck(call, ack) {
