@@ -60,6 +60,14 @@ def test_serverRestartedMidStream_20000StoredExactlyOnce(tmp_path, space_name):
         server.stop()
 
 
+def _await_reconnect(stream, timeout=20.0):
+    """Waits (bounded) until the chaos proxy has made the stream reconnect at least once."""
+    deadline = time.monotonic() + timeout
+    while stream.stats().reconnects == 0:
+        assert time.monotonic() < deadline, f"no reconnect within {timeout} s: {stream.stats()}"
+        time.sleep(0.01)
+
+
 def test_connectionsCutAtRandomPoints_50000StoredExactlyOnce(server, space_name):
     proxy = ChaosProxy(server.port)
     try:
@@ -68,7 +76,9 @@ def test_connectionsCutAtRandomPoints_50000StoredExactlyOnce(server, space_name)
             admin.create_space(space_name, 8)
             stream = client.stream(space_name, buffer_size=4096, initial_backoff=0.01, max_backoff=0.2)
             proxy.start_chaos(0.05, 0.4, seed=11)
-            for v in vectors:
+            for i, v in enumerate(vectors):
+                if i == len(vectors) // 2:
+                    _await_reconnect(stream)  # a fast first half may finish between two cuts
                 stream.observe(v)
             proxy.stop_chaos()
             assert stream.close(120), stream.stats()
@@ -188,7 +198,9 @@ def test_asyncStream_connectionsCut_storedExactlyOnce(server, space_name):
             await client.create_space(space_name, 8)
             stream = client.stream(space_name, buffer_size=2048, initial_backoff=0.01, max_backoff=0.2)
             proxy.start_chaos(0.05, 0.3, seed=12)
-            for v in _vectors(10_000, seed=7):
+            for i, v in enumerate(_vectors(10_000, seed=7)):
+                if i == 5_000:
+                    await asyncio.to_thread(_await_reconnect, stream)  # the first half may beat every cut
                 await stream.observe(v)
             proxy.stop_chaos()
             assert await stream.close(120), stream.stats()

@@ -11,6 +11,8 @@ import dev.engram.core.model.RecallResult;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.SpaceInfo;
+import dev.engram.core.model.SpaceStats;
+import dev.engram.core.model.StatusCode;
 import dev.engram.core.model.UnavailableException;
 import dev.engram.core.recall.Recaller;
 import dev.engram.core.session.Acceptor;
@@ -22,6 +24,9 @@ import dev.engram.core.space.SpaceRegistry;
 import dev.engram.core.storage.DurableStore;
 import dev.engram.core.storage.Journal;
 import dev.engram.core.storage.StorageConfig;
+import dev.engram.core.storage.StorageStats;
+import dev.engram.core.telemetry.Door;
+import dev.engram.core.telemetry.EngineEvents;
 import java.util.List;
 import java.util.UUID;
 
@@ -68,8 +73,14 @@ public final class Engram implements AutoCloseable {
             config.workers(),
             config.faults(),
             config.nanoClock(),
-            store == null ? QuarantineRecorder.IN_MEMORY : store);
-    this.acceptor = new Acceptor(queue, config.clock(), store == null ? Journal.IN_MEMORY : store);
+            store == null ? QuarantineRecorder.IN_MEMORY : store,
+            config.events());
+    if (store != null) {
+      store.listen(config.events());
+    }
+    this.acceptor =
+        new Acceptor(
+            queue, config.clock(), store == null ? Journal.IN_MEMORY : store, config.events());
     this.recaller = new Recaller(config.nanoClock(), config.limits());
     this.sessions =
         new SessionManager(
@@ -82,7 +93,8 @@ public final class Engram implements AutoCloseable {
             config.maxRetainedSessions(),
             config.maxAttachedSessions(),
             config.drainTimeout().toNanos(),
-            config.limits());
+            config.limits(),
+            config.events());
     if (store != null) {
       try {
         recovered =
@@ -120,6 +132,11 @@ public final class Engram implements AutoCloseable {
     return spaces.list().stream().map(MemorySpace::info).toList();
   }
 
+  /** Counts and sizes of every space, for metrics. */
+  public List<SpaceStats> spaceStats() {
+    return spaces.list().stream().map(MemorySpace::stats).toList();
+  }
+
   /** Deletes a space; streams open on it end with {@code NOT_FOUND}. */
   public void deleteSpace(SpaceId id) {
     refuseIfShuttingDown();
@@ -130,13 +147,52 @@ public final class Engram implements AutoCloseable {
 
   /** Stores a batch of episodes (unary path). Unnamed episodes get generated ids. */
   public Acceptor.Remembered remember(SpaceId id, List<Episode> episodes) {
+    return remember(Door.EMBEDDED, id, episodes);
+  }
+
+  /** As {@link #remember(SpaceId, List)}, for a call that came in through {@code door}. */
+  public Acceptor.Remembered remember(Door door, SpaceId id, List<Episode> episodes) {
     refuseIfShuttingDown();
     config.limits().checkBatch(episodes.size());
-    return acceptor.remember(spaces.get(id), episodes, "r-" + UUID.randomUUID());
+    return acceptor.remember(spaces.get(id), episodes, "r-" + UUID.randomUUID(), door);
   }
 
   public RecallResult recall(SpaceId id, RecallQuery query) {
-    return recaller.recall(spaces.get(id), query, 0);
+    return recall(Door.EMBEDDED, id, query);
+  }
+
+  /** As {@link #recall(SpaceId, RecallQuery)}, for a call that came in through {@code door}. */
+  public RecallResult recall(Door door, SpaceId id, RecallQuery query) {
+    long started = config.nanoClock().getAsLong();
+    RecallResult result = recaller.recall(spaces.get(id), query, 0);
+    config.events().recalled(door, query.mode(), config.nanoClock().getAsLong() - started);
+    return result;
+  }
+
+  /**
+   * Reports that a call through {@code door} failed with {@code code}; doors call it for failures
+   * of unary calls (stream failures are counted by the engine itself).
+   */
+  public void failed(Door door, StatusCode code) {
+    config.events().failed(door, code);
+  }
+
+  /** The metrics hook this engine reports to. */
+  public EngineEvents events() {
+    return config.events();
+  }
+
+  /**
+   * Whether the engine takes work: recovery has finished (it does before the constructor returns)
+   * and shutdown has not begun. Readiness probes ({@code /readyz}, gRPC health) follow it.
+   */
+  public boolean accepting() {
+    return !shuttingDown;
+  }
+
+  /** The store's size, or null for an in-memory engine (or once the store is closed). */
+  public StorageStats storageStats() {
+    return store == null ? null : store.stats();
   }
 
   /** Forgets episodes by id; returns how many were stored. */
@@ -163,7 +219,12 @@ public final class Engram implements AutoCloseable {
 
   /** A new stream: the transport forwards its frames to the connection. */
   public StreamConnection connect(SessionOutput output) {
-    return sessions.connect(output);
+    return connect(Door.EMBEDDED, output);
+  }
+
+  /** A new stream on {@code door}: its outcomes are counted under that door. */
+  public StreamConnection connect(Door door, SessionOutput output) {
+    return sessions.connect(door, output);
   }
 
   public IngestStats ingestStats() {

@@ -4,6 +4,7 @@ import dev.engram.core.index.VectorIndex;
 import dev.engram.core.ingest.IndexFaultInjector;
 import dev.engram.core.model.MessageLimits;
 import dev.engram.core.model.SpaceConfig;
+import dev.engram.core.telemetry.EngineEvents;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.Objects;
@@ -30,6 +31,7 @@ import java.util.function.LongSupplier;
  *     RESOURCE_EXHAUSTED}
  * @param drainTimeout longest wait for indexing on a draining close or shutdown
  * @param limits the largest message and batch the server takes, and the bound on recall answers
+ * @param events the metrics hook ({@link EngineEvents#NONE} when nothing listens)
  */
 public record EngramConfig(
     int queueCapacity,
@@ -43,7 +45,8 @@ public record EngramConfig(
     int maxRetainedSessions,
     int maxAttachedSessions,
     Duration drainTimeout,
-    MessageLimits limits) {
+    MessageLimits limits,
+    EngineEvents events) {
 
   public EngramConfig {
     Objects.requireNonNull(indexFactory, "indexFactory");
@@ -52,6 +55,25 @@ public record EngramConfig(
     Objects.requireNonNull(faults, "faults");
     Objects.requireNonNull(drainTimeout, "drainTimeout");
     Objects.requireNonNull(limits, "limits");
+    Objects.requireNonNull(events, "events");
+  }
+
+  /** This configuration with {@code events} as its metrics hook. */
+  public EngramConfig withEvents(EngineEvents events) {
+    return new EngramConfig(
+        queueCapacity,
+        workers,
+        efSearch,
+        indexFactory,
+        clock,
+        nanoClock,
+        faults,
+        tickMillis,
+        maxRetainedSessions,
+        maxAttachedSessions,
+        drainTimeout,
+        limits,
+        events);
   }
 
   public static Builder builder() {
@@ -72,6 +94,7 @@ public record EngramConfig(
     private int maxAttachedSessions = 10_000;
     private Duration drainTimeout = Duration.ofSeconds(10);
     private MessageLimits limits = MessageLimits.defaults();
+    private EngineEvents events = EngineEvents.NONE;
 
     private Builder() {}
 
@@ -164,6 +187,12 @@ public record EngramConfig(
       return this;
     }
 
+    /** Where the engine reports countable events (the server's metrics). */
+    public Builder events(EngineEvents events) {
+      this.events = Objects.requireNonNull(events, "events");
+      return this;
+    }
+
     public EngramConfig build() {
       return new EngramConfig(
           queueCapacity,
@@ -177,7 +206,8 @@ public record EngramConfig(
           maxRetainedSessions,
           maxAttachedSessions,
           drainTimeout,
-          limits);
+          limits,
+          events);
     }
   }
 }

@@ -5,6 +5,10 @@ import dev.engram.core.EngramConfig;
 import dev.engram.core.storage.StorageConfig;
 import dev.engram.proto.v1.MemoryServiceGrpc;
 import dev.engram.server.grpc.MemoryServiceImpl;
+import dev.engram.server.http.HttpDoor;
+import dev.engram.server.http.HttpOptions;
+import dev.engram.server.http.Operations;
+import dev.engram.server.metrics.EngramMetrics;
 import io.grpc.Server;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -19,10 +23,12 @@ import java.time.InstantSource;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A running Engram server: the engine plus its doors (gRPC with health and reflection). The one
- * place where components are wired together by hand.
+ * A running Engram server: the engine plus its doors (gRPC with health and reflection; HTTP with
+ * REST, the WebSocket stream and the console, unless turned off). The one place where components
+ * are wired together by hand.
  *
  * <p>Thread-safety: {@link #shutdown} may be called from any thread (e.g. a SIGTERM hook) and is
  * idempotent.
@@ -32,15 +38,28 @@ public final class EngramServer implements AutoCloseable {
 
   private final Engram engine;
   private final Server grpc;
+  private final HttpDoor http; // null when the HTTP door is off
   private final HealthStatusManager health;
   private final ExecutorService executor;
   private final Path dataDir;
-  private boolean stopped; // guarded by this
+  private final EngramMetrics metrics;
+  private final AtomicBoolean serving; // false from the start of shutdown
+  private volatile boolean stopped; // written under this
 
   private EngramServer(
-      Engram engine, Server grpc, HealthStatusManager health, ExecutorService executor, Path dir) {
+      Engram engine,
+      Server grpc,
+      HttpDoor http,
+      HealthStatusManager health,
+      ExecutorService executor,
+      Path dir,
+      EngramMetrics metrics,
+      AtomicBoolean serving) {
+    this.serving = serving;
     this.engine = engine;
+    this.metrics = metrics;
     this.grpc = grpc;
+    this.http = http;
     this.health = health;
     this.executor = executor;
     this.dataDir = dir;
@@ -59,17 +78,43 @@ public final class EngramServer implements AutoCloseable {
   }
 
   /**
-   * Starts a server whose engine persists per {@code storage}. Recovery (spaces, episodes, graphs,
-   * sessions) completes before the port opens.
+   * Starts a server whose engine persists per {@code storage}, without the HTTP door. Recovery
+   * (spaces, episodes, graphs, sessions) completes before the port opens.
    *
    * @throws dev.engram.core.storage.DataDirectoryInUseException if another server holds the data
    *     directory
    */
   public static EngramServer start(int grpcPort, StorageConfig storage, EngramConfig engine)
       throws IOException {
+    return start(grpcPort, HttpOptions.disabled(), storage, engine, EngramMetrics.prometheus());
+  }
+
+  /**
+   * Starts a server with both doors: gRPC on {@code grpcPort} and HTTP per {@code http} (off when
+   * {@code http.port()} is {@link HttpOptions#DISABLED}). Recovery completes before either port
+   * opens.
+   */
+  public static EngramServer start(
+      int grpcPort, HttpOptions http, StorageConfig storage, EngramConfig engine)
+      throws IOException {
+    return start(grpcPort, http, storage, engine, EngramMetrics.prometheus());
+  }
+
+  /**
+   * As {@link #start(int, HttpOptions, StorageConfig, EngramConfig)}, reporting to {@code metrics}
+   * (which replaces the configuration's events hook).
+   */
+  public static EngramServer start(
+      int grpcPort,
+      HttpOptions http,
+      StorageConfig storage,
+      EngramConfig engine,
+      EngramMetrics metrics)
+      throws IOException {
     Path dataDir = storage.dataDir();
     Files.createDirectories(dataDir);
-    Engram core = new Engram(engine, storage);
+    Engram core = new Engram(engine.withEvents(metrics), storage);
+    metrics.bind(core);
     HealthStatusManager health = new HealthStatusManager();
     ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     Server server;
@@ -91,13 +136,74 @@ public final class EngramServer implements AutoCloseable {
       executor.shutdownNow();
       throw e;
     }
+    AtomicBoolean serving = new AtomicBoolean(true);
+    HttpDoor door = null;
+    if (http.enabled()) {
+      try {
+        door =
+            HttpDoor.start(core, http, InstantSource.system(), operations(metrics, core, serving));
+      } catch (RuntimeException e) {
+        server.shutdownNow();
+        core.close();
+        executor.shutdownNow();
+        throw new IOException("cannot listen for HTTP on port " + http.port() + ": " + e, e);
+      }
+    }
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(MemoryServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
-    return new EngramServer(core, server, health, executor, dataDir);
+    return new EngramServer(core, server, door, health, executor, dataDir, metrics, serving);
+  }
+
+  /** The server's metrics; {@link EngramMetrics#scrape} is what {@code /metrics} serves. */
+  public EngramMetrics metrics() {
+    return metrics;
+  }
+
+  /** Liveness ({@code /healthz}): the process answers. */
+  public boolean alive() {
+    return true;
+  }
+
+  /**
+   * Readiness ({@code /readyz}, and the gRPC health service): recovery has finished (it does before
+   * {@link #start} returns) and the server is not shutting down or draining.
+   */
+  public boolean ready() {
+    return serving.get() && engine.accepting();
+  }
+
+  /** The HTTP door's view of this server: its metrics and its readiness. */
+  private static Operations operations(EngramMetrics metrics, Engram core, AtomicBoolean serving) {
+    return new Operations() {
+      @Override
+      public String scrape() {
+        return metrics.scrape();
+      }
+
+      @Override
+      public String scrapeContentType() {
+        return EngramMetrics.contentType();
+      }
+
+      @Override
+      public boolean ready() {
+        return serving.get() && core.accepting();
+      }
+    };
   }
 
   public int grpcPort() {
     return grpc.getPort();
+  }
+
+  /** The bound HTTP port, or {@link HttpOptions#DISABLED} when the HTTP door is off. */
+  public int httpPort() {
+    return http == null ? HttpOptions.DISABLED : http.port();
+  }
+
+  /** The HTTP door, or null when it is off. */
+  public HttpDoor httpDoor() {
+    return http;
   }
 
   public Engram engine() {
@@ -109,19 +215,24 @@ public final class EngramServer implements AutoCloseable {
   }
 
   /**
-   * Graceful shutdown: health goes NOT_SERVING, new streams are refused with {@code UNAVAILABLE},
-   * the queue drains (bounded), open streams get a final ack and end, then the transport stops.
+   * Graceful shutdown: health goes NOT_SERVING, new streams are refused with {@code UNAVAILABLE}
+   * (REST writes with 503), the queue drains (bounded), open streams get a final ack and end, then
+   * the transports stop.
    */
   public synchronized void shutdown() {
     if (stopped) {
       return;
     }
     stopped = true;
+    serving.set(false);
     health.enterTerminalState();
     try {
       boolean drained = engine.shutdown();
       if (!drained) {
         LOG.log(Level.WARNING, "shutdown: the ingest queue did not drain in time");
+      }
+      if (http != null) {
+        http.stop(); // streams have had their final ack; REST answered 503 while draining
       }
       grpc.shutdown();
       if (!grpc.awaitTermination(5, TimeUnit.SECONDS)) {

@@ -5,12 +5,15 @@ import dev.engram.client.EngramStream;
 import dev.engram.client.StreamOptions;
 import dev.engram.client.StreamStats;
 import dev.engram.core.EngramConfig;
+import dev.engram.core.storage.StorageConfig;
 import dev.engram.core.testdata.ClusteredVectors;
 import dev.engram.proto.v1.Episode;
 import dev.engram.proto.v1.Memory;
 import dev.engram.proto.v1.Metric;
 import dev.engram.proto.v1.RecallResponse;
 import dev.engram.server.EngramServer;
+import dev.engram.server.http.HttpOptions;
+import dev.engram.server.metrics.EngramMetrics;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -85,7 +88,13 @@ public final class LoadBench {
       if (o.workers() > 0) {
         config.workers(o.workers());
       }
-      server = EngramServer.start(0, dataDir, config.build());
+      server =
+          EngramServer.start(
+              0,
+              HttpOptions.disabled(),
+              StorageConfig.of(dataDir),
+              config.build(),
+              o.metrics() ? EngramMetrics.prometheus() : EngramMetrics.noop());
       target = "127.0.0.1:" + server.grpcPort();
     }
     System.out.printf(

@@ -21,6 +21,7 @@ import java.time.Duration;
  * @param queueCapacity the in-process server's admission queue, 0 = the scenario's default
  * @param workers the in-process server's index workers, 0 = one per core
  * @param seed data seed
+ * @param metrics the in-process server's metrics: true = Prometheus, false = a no-op registry
  */
 record LoadOptions(
     String scenario,
@@ -36,7 +37,8 @@ record LoadOptions(
     Path svg,
     int queueCapacity,
     int workers,
-    long seed) {
+    long seed,
+    boolean metrics) {
 
   static final String USAGE =
       """
@@ -58,6 +60,8 @@ record LoadOptions(
         --json FILE           write every figure as JSON
         --svg FILE            write a chart of throughput and latency per second
         --queue-capacity N    in-process server: admission queue (burst: 250000, else 10000)
+        --metrics on|off      in-process server: Prometheus metrics (on) or a no-op registry (off),
+                              to measure what metrics cost
         --workers N           in-process server: index workers (default: one per core)
         --seed N              data seed (default 42)\
       """;
@@ -85,6 +89,7 @@ record LoadOptions(
     int queue = 0;
     int workers = 0;
     long seed = 42;
+    boolean metrics = true;
     for (int i = 1; i < args.length; i++) {
       String flag = args[i];
       if (i + 1 >= args.length) {
@@ -110,12 +115,20 @@ record LoadOptions(
         case "--queue-capacity" -> queue = positive(flag, v, Integer.MAX_VALUE);
         case "--workers" -> workers = positive(flag, v, 1024);
         case "--seed" -> seed = Long.parseLong(v);
+        case "--metrics" ->
+            metrics =
+                switch (v) {
+                  case "on" -> true;
+                  case "off" -> false;
+                  default ->
+                      throw new IllegalArgumentException("--metrics must be on or off, got " + v);
+                };
         default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
       }
     }
     return new LoadOptions(
         scenario, target, duration, warmup, dim, rate, streams, spaces, fvecs, json, svg, queue,
-        workers, seed);
+        workers, seed, metrics);
   }
 
   private static int positive(String flag, String v, int max) {

@@ -1,6 +1,7 @@
 package dev.engram.core.ingest;
 
 import dev.engram.core.space.MemorySpace;
+import dev.engram.core.telemetry.Door;
 
 /**
  * One accepted episode waiting for an index worker.
@@ -14,12 +15,22 @@ final class IndexTask {
   final int ordinal;
   final long sequence;
   final IndexCallback callback;
+  final Door door; // the door the episode came in through (metrics)
+  final long acceptedNanos; // when it was accepted, on the queue's nano clock (index lag)
   int failures;
 
-  IndexTask(MemorySpace space, int ordinal, long sequence, IndexCallback callback) {
+  IndexTask(
+      MemorySpace space,
+      int ordinal,
+      long sequence,
+      IndexCallback callback,
+      Door door,
+      long acceptedNanos) {
     this.space = space;
     this.ordinal = ordinal;
     this.sequence = sequence;
     this.callback = callback;
+    this.door = door;
+    this.acceptedNanos = acceptedNanos;
   }
 }

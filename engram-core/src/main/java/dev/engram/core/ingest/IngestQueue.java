@@ -1,6 +1,9 @@
 package dev.engram.core.ingest;
 
 import dev.engram.core.space.MemorySpace;
+import dev.engram.core.telemetry.Door;
+import dev.engram.core.telemetry.EngineEvents;
+import dev.engram.core.telemetry.Outcome;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.List;
@@ -46,7 +49,9 @@ public final class IngestQueue implements AutoCloseable {
   private final IndexFaultInjector faults;
   private final QuarantineRecorder recorder;
   private final LongSupplier nanoClock;
+  private final EngineEvents events;
   private final LongAdder indexed = new LongAdder();
+  private final LongAdder stolen = new LongAdder();
   private final AtomicLong workerRestarts = new AtomicLong();
   private final AtomicLong quarantined = new AtomicLong();
   private volatile boolean stopped;
@@ -79,6 +84,20 @@ public final class IngestQueue implements AutoCloseable {
       IndexFaultInjector faults,
       LongSupplier nanoClock,
       QuarantineRecorder recorder) {
+    this(capacity, workerCount, faults, nanoClock, recorder, EngineEvents.NONE);
+  }
+
+  /**
+   * As {@link #IngestQueue(int, int, IndexFaultInjector, LongSupplier, QuarantineRecorder)},
+   * reporting index lag and quarantines to {@code events}.
+   */
+  public IngestQueue(
+      int capacity,
+      int workerCount,
+      IndexFaultInjector faults,
+      LongSupplier nanoClock,
+      QuarantineRecorder recorder,
+      EngineEvents events) {
     if (capacity < 10) {
       throw new IllegalArgumentException("queue capacity must be at least 10, got " + capacity);
     }
@@ -90,6 +109,7 @@ public final class IngestQueue implements AutoCloseable {
     this.faults = faults;
     this.recorder = recorder;
     this.nanoClock = nanoClock;
+    this.events = events;
     this.lastSampleNanos = nanoClock.getAsLong();
     this.workers = new IndexWorker[workerCount];
     for (int i = 0; i < workerCount; i++) {
@@ -127,8 +147,28 @@ public final class IngestQueue implements AutoCloseable {
 
   /** Hands a reserved, accepted episode to its space's worker. */
   public void submit(MemorySpace space, int ordinal, long sequence, IndexCallback callback) {
-    IndexTask task = new IndexTask(space, ordinal, sequence, callback);
+    submit(space, ordinal, sequence, callback, Door.EMBEDDED, nanoClock.getAsLong());
+  }
+
+  /**
+   * As {@link #submit(MemorySpace, int, long, IndexCallback)}, for an episode that came in through
+   * {@code door} and was accepted at {@code acceptedNanos} (this queue's nano clock): its index lag
+   * and a quarantine are reported with them.
+   */
+  public void submit(
+      MemorySpace space,
+      int ordinal,
+      long sequence,
+      IndexCallback callback,
+      Door door,
+      long acceptedNanos) {
+    IndexTask task = new IndexTask(space, ordinal, sequence, callback, door, acceptedNanos);
     workers[Math.floorMod(space.config().id().hashCode(), workers.length)].offer(task);
+  }
+
+  /** The queue's monotonic clock, in nanoseconds (the time base of {@link #submit} stamps). */
+  public long nanoTime() {
+    return nanoClock.getAsLong();
   }
 
   /** Depth / capacity. */
@@ -193,7 +233,8 @@ public final class IngestQueue implements AutoCloseable {
         workerRestarts.get(),
         quarantined.get(),
         workers.length,
-        drainRate);
+        drainRate,
+        stolen.sum());
   }
 
   /** Waits until everything accepted has been indexed, or the timeout passes. */
@@ -236,6 +277,7 @@ public final class IngestQueue implements AutoCloseable {
     if (!space.isDeleted()) {
       faults.beforeIndex(space.config().id(), space.episodeId(task.ordinal));
       space.index(task.ordinal);
+      events.indexed(nanoClock.getAsLong() - task.acceptedNanos);
     }
     task.callback.indexed(task.sequence);
   }
@@ -262,8 +304,13 @@ public final class IngestQueue implements AutoCloseable {
     }
     int want = Math.min(IndexWorker.MAX_BATCH, (most + 1) / 2);
     IndexTask task;
+    int took = 0;
     while (into.size() < want && (task = victim.poll()) != null) {
       into.add(task);
+      took++;
+    }
+    if (took > 0) {
+      stolen.add(took);
     }
   }
 
@@ -287,6 +334,7 @@ public final class IngestQueue implements AutoCloseable {
       String episodeId = poison.space.episodeId(poison.ordinal);
       if (poison.failures >= 2) {
         quarantined.incrementAndGet();
+        events.observations(poison.door, Outcome.QUARANTINED, 1);
         LOG.log(
             Level.ERROR,
             () ->

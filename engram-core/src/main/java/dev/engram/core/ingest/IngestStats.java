@@ -10,6 +10,7 @@ package dev.engram.core.ingest;
  * @param quarantined episodes dropped because they killed a worker twice
  * @param workers number of index workers
  * @param drainRate smoothed episodes indexed per second
+ * @param stolen tasks idle workers took from busier ones' queues since start
  */
 public record IngestStats(
     int depth,
@@ -18,4 +19,5 @@ public record IngestStats(
     long workerRestarts,
     long quarantined,
     int workers,
-    double drainRate) {}
+    double drainRate,
+    long stolen) {}

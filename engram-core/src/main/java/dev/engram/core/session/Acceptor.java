@@ -10,6 +10,9 @@ import dev.engram.core.space.Admission;
 import dev.engram.core.space.MemorySpace;
 import dev.engram.core.storage.Journal;
 import dev.engram.core.storage.WriteSet;
+import dev.engram.core.telemetry.Door;
+import dev.engram.core.telemetry.EngineEvents;
+import dev.engram.core.telemetry.Outcome;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,6 +32,7 @@ public final class Acceptor {
   private final IngestQueue queue;
   private final InstantSource clock;
   private final Journal journal;
+  private final EngineEvents events;
 
   /** An acceptor that keeps nothing on disk. */
   public Acceptor(IngestQueue queue, InstantSource clock) {
@@ -37,9 +41,18 @@ public final class Acceptor {
 
   /** An acceptor that records what it admits in {@code journal} before callers acknowledge. */
   public Acceptor(IngestQueue queue, InstantSource clock, Journal journal) {
+    this(queue, clock, journal, EngineEvents.NONE);
+  }
+
+  /**
+   * As {@link #Acceptor(IngestQueue, InstantSource, Journal)}, reporting visibility lag and the
+   * outcomes of unary {@link #remember} calls to {@code events}.
+   */
+  public Acceptor(IngestQueue queue, InstantSource clock, Journal journal, EngineEvents events) {
     this.queue = queue;
     this.clock = clock;
     this.journal = journal;
+    this.events = events;
   }
 
   /** A new write set: record admissions into it, commit it, then acknowledge. */
@@ -81,13 +94,36 @@ public final class Acceptor {
    */
   public boolean admitReserved(
       MemorySpace space, Episode valid, long sequence, IndexCallback callback, WriteSet writes) {
+    return admitReserved(space, valid, sequence, callback, writes, Door.EMBEDDED);
+  }
+
+  /**
+   * As {@link #admitReserved(MemorySpace, Episode, long, IndexCallback, WriteSet)}, for an episode
+   * that came in through {@code door}: its visibility and index lag are measured from now.
+   */
+  public boolean admitReserved(
+      MemorySpace space,
+      Episode valid,
+      long sequence,
+      IndexCallback callback,
+      WriteSet writes,
+      Door door) {
     return switch (space.reserve(valid)) {
       case Admission.Accepted accepted -> {
         writes.admitted(
             space,
             accepted.ordinal(),
             valid,
-            new Publication(queue, space, accepted.ordinal(), valid, sequence, callback));
+            new Publication(
+                queue,
+                events,
+                space,
+                accepted.ordinal(),
+                valid,
+                sequence,
+                callback,
+                door,
+                queue.nanoTime()));
         yield true;
       }
       case Admission.Duplicate ignored -> {
@@ -105,17 +141,21 @@ public final class Acceptor {
    */
   private record Publication(
       IngestQueue queue,
+      EngineEvents events,
       MemorySpace space,
       int ordinal,
       Episode episode,
       long sequence,
-      IndexCallback callback)
+      IndexCallback callback,
+      Door door,
+      long acceptedNanos)
       implements WriteSet.Pending {
 
     @Override
     public void publish() {
       space.publish(ordinal, episode);
-      queue.submit(space, ordinal, sequence, callback);
+      events.visible(queue.nanoTime() - acceptedNanos);
+      queue.submit(space, ordinal, sequence, callback, door, acceptedNanos);
     }
 
     @Override
@@ -133,6 +173,31 @@ public final class Acceptor {
    * @throws OverloadedException if the queue has no room for the whole batch
    */
   public Remembered remember(MemorySpace space, List<Episode> episodes, String idPrefix) {
+    return remember(space, episodes, idPrefix, Door.EMBEDDED);
+  }
+
+  /**
+   * As {@link #remember(MemorySpace, List, String)}, for a call that came in through {@code door}:
+   * each episode's outcome is counted under it (a batch refused as a whole counts every episode).
+   */
+  public Remembered remember(
+      MemorySpace space, List<Episode> episodes, String idPrefix, Door door) {
+    try {
+      Remembered r = rememberAll(space, episodes, idPrefix, door);
+      events.observations(door, Outcome.ACCEPTED, r.ids().size() - r.duplicates());
+      events.observations(door, Outcome.DUPLICATE, r.duplicates());
+      return r;
+    } catch (InvalidInputException e) {
+      events.observations(door, Outcome.REJECTED, episodes.size());
+      throw e;
+    } catch (OverloadedException e) {
+      events.observations(door, Outcome.REFUSED_OVERLOADED, episodes.size());
+      throw e;
+    }
+  }
+
+  private Remembered rememberAll(
+      MemorySpace space, List<Episode> episodes, String idPrefix, Door door) {
     if (episodes.isEmpty()) {
       throw new InvalidInputException("episodes is empty: send at least one episode");
     }
@@ -157,7 +222,7 @@ public final class Acceptor {
     WriteSet writes = journal.begin();
     try {
       for (Episode episode : valid) {
-        if (!admitReserved(space, episode, 0, IndexCallback.NONE, writes)) {
+        if (!admitReserved(space, episode, 0, IndexCallback.NONE, writes, door)) {
           duplicates++;
         }
         ids.add(episode.id());

@@ -18,6 +18,9 @@ import dev.engram.core.session.SessionEvent.Status;
 import dev.engram.core.session.SessionEvent.StreamState;
 import dev.engram.core.space.MemorySpace;
 import dev.engram.core.storage.WriteSet;
+import dev.engram.core.telemetry.Door;
+import dev.engram.core.telemetry.EngineEvents;
+import dev.engram.core.telemetry.Outcome;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -106,19 +109,26 @@ public final class Session implements IndexCallback {
    * rejected.
    */
   void observe(SessionOutput from, long firstSequence, List<Episode> episodes) {
+    observe(from, Door.EMBEDDED, firstSequence, episodes);
+  }
+
+  /** As {@link #observe(SessionOutput, long, List)}, counting the outcomes under {@code door}. */
+  void observe(SessionOutput from, Door door, long firstSequence, List<Episode> episodes) {
     lock.lock();
     try {
       if (output != from) {
         return; // a stream this session was resumed away from: its frames no longer count
       }
-      sequence(firstSequence, episodes);
+      sequence(door, firstSequence, episodes);
     } finally {
       lock.unlock();
     }
     requestMoreIfRoom(from);
   }
 
-  private void sequence(long firstSequence, List<Episode> episodes) {
+  private void sequence(Door door, long firstSequence, List<Episode> episodes) {
+    long arrived = manager.nanoTime();
+    EngineEvents events = manager.events();
     if (firstSequence < 1) {
       send(
           new Rejection(
@@ -131,6 +141,8 @@ public final class Session implements IndexCallback {
     long last = firstSequence + episodes.size() - 1;
     if (episodes.isEmpty() || last < expected) {
       sendAck(); // duplicate: acknowledge again, store nothing
+      events.observations(door, Outcome.DUPLICATE, episodes.size());
+      events.acked(door, manager.nanoTime() - arrived);
       return;
     }
     if (firstSequence > expected) {
@@ -142,14 +154,22 @@ public final class Session implements IndexCallback {
     }
     resendPendingFrom = 0;
     updateStatus();
-    List<Episode> unseen = episodes.subList((int) (expected - firstSequence), episodes.size());
+    int seen = (int) (expected - firstSequence);
+    List<Episode> unseen = episodes.subList(seen, episodes.size());
     int granted = manager.queue().tryReserve(unseen.size());
     long first = expected;
     WriteSet writes = manager.acceptor().begin();
     boolean durable = false;
+    int admitted = 0;
+    int duplicates = seen; // numbers below the expected one, then duplicates by id
+    int rejected = 0;
     try {
       for (int i = 0; i < granted; i++) {
-        accept(unseen, i, expected, writes);
+        switch (accept(unseen, i, expected, writes, door)) {
+          case ACCEPTED -> admitted++;
+          case REJECTED -> rejected++;
+          default -> duplicates++;
+        }
         expected++;
       }
       if (expected != first) {
@@ -162,10 +182,15 @@ public final class Session implements IndexCallback {
     if (!durable) {
       return;
     }
+    events.observations(door, Outcome.ACCEPTED, admitted);
+    events.observations(door, Outcome.DUPLICATE, duplicates);
+    events.observations(door, Outcome.REJECTED, rejected);
     if (granted < unseen.size()) {
+      events.observations(door, Outcome.REFUSED_OVERLOADED, unseen.size() - granted);
       overloaded();
     }
     sendAck();
+    events.acked(door, manager.nanoTime() - arrived);
   }
 
   /**
@@ -189,9 +214,15 @@ public final class Session implements IndexCallback {
    * recalls its own space only: an empty space id means it, any other is rejected.
    */
   void recall(SessionOutput from, long sequenceNumber, RecallQuery query) {
+    recall(from, Door.EMBEDDED, sequenceNumber, query);
+  }
+
+  /** As {@link #recall(SessionOutput, long, RecallQuery)}, counted under {@code door}. */
+  void recall(SessionOutput from, Door door, long sequenceNumber, RecallQuery query) {
     if (!isAttachedTo(from)) {
       return; // resumed away from: the answer would go to a stream that never asked
     }
+    long started = manager.nanoTime();
     try {
       if (!query.spaceId().isEmpty() && !query.spaceId().equals(space.config().id().value())) {
         throw new InvalidInputException(
@@ -200,6 +231,7 @@ public final class Session implements IndexCallback {
                 + " (leave memory_space_id empty, or use the unary Recall for another space)");
       }
       RecallResult result = manager.recaller().recall(space, query, indexed.through());
+      manager.events().recalled(door, query.mode(), manager.nanoTime() - started);
       from.send(new SessionEvent.RecallAnswer(query.requestId(), result));
     } catch (EngramException e) {
       rejectRecall(from, sequenceNumber, query.requestId(), e);
@@ -386,17 +418,24 @@ public final class Session implements IndexCallback {
 
   // ---- internals (lock held unless noted) ----
 
-  private void accept(List<Episode> episodes, int index, long sequence, WriteSet writes) {
+  /**
+   * Admits one episode; returns {@code ACCEPTED}, {@code DUPLICATE} (by id) or {@code REJECTED}.
+   */
+  private Outcome accept(
+      List<Episode> episodes, int index, long sequence, WriteSet writes, Door door) {
     try {
       Episode episode = episodes.get(index); // may throw: a transport's lazily decoded element
       // The server's name for an unnamed episode; built only when needed (hot path).
       String defaultId = episode.id().isEmpty() ? id + "/" + sequence : "";
       Episode valid = manager.acceptor().validate(space, episode, defaultId);
-      manager.acceptor().admitReserved(space, valid, sequence, this, writes);
+      return manager.acceptor().admitReserved(space, valid, sequence, this, writes, door)
+          ? Outcome.ACCEPTED
+          : Outcome.DUPLICATE;
     } catch (InvalidInputException e) {
       manager.queue().release(1);
       indexed.complete(sequence);
       send(new Rejection(sequence, StatusCode.INVALID_ARGUMENT, e.getMessage()));
+      return Outcome.REJECTED;
     }
   }
 
@@ -404,6 +443,7 @@ public final class Session implements IndexCallback {
     IngestQueue queue = manager.queue();
     if (state != StreamState.OVERLOADED) {
       state = StreamState.OVERLOADED;
+      manager.events().stateChanged(state);
       sendStatus(status(StreamState.OVERLOADED, "ingest queue is full: resend after a pause"));
     }
     readingPaused = true;
@@ -415,9 +455,11 @@ public final class Session implements IndexCallback {
     float pressure = manager.queue().pressure();
     if (state == StreamState.ACTIVE && pressure >= IngestQueue.SOFT_LIMIT) {
       state = StreamState.BACKPRESSURE;
+      manager.events().stateChanged(state);
       sendStatus(status(StreamState.BACKPRESSURE, "ingest queue is filling: slow down"));
     } else if (state != StreamState.ACTIVE && pressure < IngestQueue.RESUME_LIMIT) {
       state = StreamState.ACTIVE;
+      manager.events().stateChanged(state);
       sendStatus(status(StreamState.ACTIVE, "ingest queue has room"));
     }
   }

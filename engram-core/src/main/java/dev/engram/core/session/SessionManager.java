@@ -11,6 +11,8 @@ import dev.engram.core.model.UnavailableException;
 import dev.engram.core.recall.Recaller;
 import dev.engram.core.space.MemorySpace;
 import dev.engram.core.space.SpaceRegistry;
+import dev.engram.core.telemetry.Door;
+import dev.engram.core.telemetry.EngineEvents;
 import java.util.LinkedHashSet;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -49,6 +51,7 @@ public final class SessionManager implements AutoCloseable {
   private final int maxAttached;
   private final long drainTimeoutNanos;
   private final MessageLimits limits;
+  private final EngineEvents events;
   private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
   private final Object lock = new Object();
   private int attachedCount; // guarded by lock
@@ -75,7 +78,35 @@ public final class SessionManager implements AutoCloseable {
       int maxAttached,
       long drainTimeoutNanos,
       MessageLimits limits) {
+    this(
+        spaces,
+        queue,
+        acceptor,
+        recaller,
+        nanoClock,
+        tickMillis,
+        maxRetained,
+        maxAttached,
+        drainTimeoutNanos,
+        limits,
+        EngineEvents.NONE);
+  }
+
+  /** As the constructor above, reporting stream and session events to {@code events}. */
+  public SessionManager(
+      SpaceRegistry spaces,
+      IngestQueue queue,
+      Acceptor acceptor,
+      Recaller recaller,
+      LongSupplier nanoClock,
+      int tickMillis,
+      int maxRetained,
+      int maxAttached,
+      long drainTimeoutNanos,
+      MessageLimits limits,
+      EngineEvents events) {
     this.spaces = spaces;
+    this.events = events;
     this.queue = queue;
     this.acceptor = acceptor;
     this.recaller = recaller;
@@ -90,9 +121,31 @@ public final class SessionManager implements AutoCloseable {
     ticker.scheduleWithFixedDelay(this::tick, tickMillis, tickMillis, TimeUnit.MILLISECONDS);
   }
 
-  /** A new stream; the transport forwards its frames to the returned connection. */
+  /**
+   * A new stream that names no door (in-process use); see {@link #connect(Door, SessionOutput)}.
+   */
   public StreamConnection connect(SessionOutput output) {
-    return new StreamConnection(this, output);
+    return connect(Door.EMBEDDED, output);
+  }
+
+  /**
+   * A new stream on {@code door}; the transport forwards its frames to the returned connection, and
+   * the stream's outcomes are counted under the door.
+   */
+  public StreamConnection connect(Door door, SessionOutput output) {
+    return new StreamConnection(this, door, output);
+  }
+
+  /** Sessions kept for resume (attached or not). */
+  public int retainedSessions() {
+    return sessions.size();
+  }
+
+  /** Sessions attached to a stream now. */
+  public int attachedNow() {
+    synchronized (lock) {
+      return attachedCount;
+    }
   }
 
   /** Opens or resumes a session and sends its {@code InitAck}. */
@@ -227,6 +280,10 @@ public final class SessionManager implements AutoCloseable {
 
   IngestQueue queue() {
     return queue;
+  }
+
+  EngineEvents events() {
+    return events;
   }
 
   SpaceRegistry spaces() {

@@ -6,7 +6,10 @@ import dev.engram.core.model.Episode;
 import dev.engram.core.model.InvalidInputException;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.StatusCode;
+import dev.engram.core.telemetry.Door;
+import dev.engram.core.telemetry.EngineEvents;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One transport stream as the engine sees it: the transport forwards every inbound frame here,
@@ -16,16 +19,23 @@ import java.util.List;
  * <p>Thread-safety: the transport calls the {@code on*} methods from one thread at a time (gRPC and
  * WebSocket both serialise inbound callbacks per stream); {@link #session} is volatile so the
  * ticker and shutdown may read it.
+ *
+ * <p>Metrics: the transport's output is wrapped once, here, so every door reports the same events
+ * under its own {@link Door}: each rejection and error sent, each resend asked, and the stream's
+ * open and its end, counted exactly once whether the server ended it or the transport went away.
  */
 public final class StreamConnection {
   private final SessionManager manager;
-  private final SessionOutput output;
+  private final Door door;
+  private final MeteredOutput output;
   private volatile Session session;
   private boolean ended;
 
-  StreamConnection(SessionManager manager, SessionOutput output) {
+  StreamConnection(SessionManager manager, Door door, SessionOutput output) {
     this.manager = manager;
-    this.output = output;
+    this.door = door;
+    this.output = new MeteredOutput(output, door, manager.events());
+    manager.events().streamOpened(door);
   }
 
   /**
@@ -72,14 +82,14 @@ public final class StreamConnection {
       fail(StatusCode.of(e), e.getMessage());
       return;
     }
-    s.observe(output, firstSequence, episodes);
+    s.observe(output, door, firstSequence, episodes);
   }
 
   /** A recall request on the stream; it may search only the stream's space. */
   public void onRecall(long sequenceNumber, RecallQuery query) {
     Session s = requireSession("recall");
     if (s != null) {
-      s.recall(output, sequenceNumber, query);
+      s.recall(output, door, sequenceNumber, query);
     }
   }
 
@@ -138,6 +148,7 @@ public final class StreamConnection {
   /** The transport stream is gone (client cancelled, connection lost, call completed). */
   public void onTransportClosed() {
     ended = true;
+    output.closed();
     Session s = session;
     if (s != null) {
       s.detach(output);
@@ -173,5 +184,52 @@ public final class StreamConnection {
       s.detach(output);
     }
     output.end(new SessionEvent.Error(code, message));
+  }
+
+  /**
+   * The transport's output, counting what the client is told. Thread-safety: as the wrapped output
+   * (any thread); {@link #closed} reports the stream's end once, by compare-and-set.
+   */
+  private static final class MeteredOutput implements SessionOutput {
+    private final SessionOutput transport;
+    private final Door door;
+    private final EngineEvents events;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    MeteredOutput(SessionOutput transport, Door door, EngineEvents events) {
+      this.transport = transport;
+      this.door = door;
+      this.events = events;
+    }
+
+    @Override
+    public void send(SessionEvent event) {
+      switch (event) {
+        case SessionEvent.Rejection r -> events.failed(door, r.code());
+        case SessionEvent.Resend r -> events.resent(r.reason());
+        default -> {}
+      }
+      transport.send(event);
+    }
+
+    @Override
+    public void requestMore() {
+      transport.requestMore();
+    }
+
+    @Override
+    public void end(SessionEvent.Error error) {
+      if (error != null && !closed.get()) {
+        events.failed(door, error.code());
+      }
+      closed();
+      transport.end(error);
+    }
+
+    void closed() {
+      if (closed.compareAndSet(false, true)) {
+        events.streamClosed(door);
+      }
+    }
   }
 }

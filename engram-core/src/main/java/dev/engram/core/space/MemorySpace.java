@@ -7,6 +7,7 @@ import dev.engram.core.model.Memory;
 import dev.engram.core.model.QuarantinedEpisode;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceInfo;
+import dev.engram.core.model.SpaceStats;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -270,6 +271,12 @@ public final class MemorySpace {
   /** Episodes accepted but not yet in the index. */
   public int freshSize() {
     return fresh.size();
+  }
+
+  /** Counts and sizes for metrics; each value is read on its own (not one atomic snapshot). */
+  public SpaceStats stats() {
+    return new SpaceStats(
+        config.id(), episodes.size(), index.size(), fresh.size(), index.memoryBytes());
   }
 
   public boolean isDeleted() {

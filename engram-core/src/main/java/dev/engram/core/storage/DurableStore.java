@@ -9,6 +9,7 @@ import dev.engram.core.space.SpaceRegistry;
 import dev.engram.core.storage.Codec.StoredQuarantine;
 import dev.engram.core.storage.Codec.StoredSession;
 import dev.engram.core.storage.Codec.StoredSpace;
+import dev.engram.core.telemetry.EngineEvents;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.channels.FileChannel;
@@ -87,6 +88,7 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
   private final ConcurrentHashMap<SpaceId, SnapshotGuard> madeGuards = new ConcurrentHashMap<>();
   private final Object spacesLock = new Object();
   private final Object snapshotLock = new Object();
+  private volatile EngineEvents events = EngineEvents.NONE;
   private final ScheduledExecutorService snapshotter;
   private long nextIncarnation; // guarded by spacesLock
   private boolean closed; // guarded by snapshotLock
@@ -605,12 +607,15 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
           SnapshotGuard.Covered covered = guard.snapshot(config.snapshots(), graph);
           writeMeta(state.incarnation(), kind, covered);
           state.snapshotChanges().set(covered.changes());
-          long ms = (System.nanoTime() - t0) / 1_000_000;
+          long took = System.nanoTime() - t0;
+          events.snapshotted(took, true);
+          long ms = took / 1_000_000;
           LOG.log(
               Level.INFO,
               "space %s: graph snapshot of %d vectors below ordinal %d written in %d ms"
                   .formatted(e.getKey().config().id(), covered.size(), covered.ordinalLimit(), ms));
         } catch (IOException | RocksDBException | RuntimeException ex) {
+          events.snapshotted(0, false);
           LOG.log(
               Level.WARNING,
               "space %s: graph snapshot failed (%s); keeping the previous one"
@@ -649,6 +654,34 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
   }
 
   // ---- plumbing ----
+
+  /**
+   * The store's size for metrics, or null once it is closed. Reads RocksDB properties and lists the
+   * log files: call it at scrape time, not on a hot path.
+   */
+  public StorageStats stats() {
+    synchronized (snapshotLock) {
+      if (closed) {
+        return null;
+      }
+      return new StorageStats(
+          kv.longProperty("rocksdb.estimate-live-data-size"),
+          kv.walBytes(),
+          kv.longProperty("rocksdb.estimate-pending-compaction-bytes"),
+          kv.diskBytes(),
+          kv.freeBytes(),
+          kv.totalBytes());
+    }
+  }
+
+  /** Where commits and snapshots are reported; set once by the engine before serving. */
+  public void listen(EngineEvents events) {
+    this.events = java.util.Objects.requireNonNull(events, "events");
+  }
+
+  EngineEvents events() {
+    return events;
+  }
 
   /** Bytes the database occupies on disk (for benchmarks). */
   public long diskBytes() {

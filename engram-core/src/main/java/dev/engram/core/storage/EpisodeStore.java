@@ -190,6 +190,49 @@ final class EpisodeStore implements AutoCloseable {
     }
   }
 
+  /** The sum of a RocksDB integer property over the column families (0 where one lacks it). */
+  long longProperty(String name) {
+    long sum = 0;
+    for (ColumnFamilyHandle h : handles) {
+      try {
+        sum += db.getLongProperty(h, name);
+      } catch (RocksDBException e) {
+        // a property this RocksDB build does not know reads as 0
+      }
+    }
+    return sum;
+  }
+
+  /** Bytes in write-ahead log files ({@code *.log}) not yet deleted. */
+  long walBytes() {
+    try (var files = Files.list(dir.resolve("rocksdb"))) {
+      return files
+          .filter(f -> f.getFileName().toString().endsWith(".log"))
+          .mapToLong(EpisodeStore::sizeOf)
+          .sum();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Bytes free to this process on the data directory's file system. */
+  long freeBytes() {
+    try {
+      return Files.getFileStore(dir).getUsableSpace();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The size of the data directory's file system. */
+  long totalBytes() {
+    try {
+      return Files.getFileStore(dir).getTotalSpace();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   /** Flushes memtables so the next start replays no log. */
   void flush() throws RocksDBException {
     try (FlushOptions options = new FlushOptions().setWaitForFlush(true)) {

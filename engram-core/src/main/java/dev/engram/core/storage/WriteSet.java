@@ -154,7 +154,14 @@ public final class WriteSet implements AutoCloseable {
           put(store.kv().sessions, progressKey, progressValue);
         }
         if (batch != null && batch.count() > 0) {
-          store.committer().write(batch);
+          long t0 = System.nanoTime();
+          try {
+            store.committer().write(batch);
+          } catch (RuntimeException e) {
+            store.events().storageCommitted(System.nanoTime() - t0, false);
+            throw e;
+          }
+          store.events().storageCommitted(System.nanoTime() - t0, true);
         }
       } catch (RuntimeException e) {
         withdraw();

@@ -6,6 +6,7 @@ import dev.engram.core.model.MessageLimits;
 import dev.engram.core.storage.FsyncPolicy;
 import dev.engram.core.storage.StorageConfig;
 import dev.engram.server.EngramServer;
+import dev.engram.server.http.HttpOptions;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -22,11 +23,14 @@ import java.util.List;
 public final class Main {
   static final String USAGE =
       """
-      usage: engram serve [--grpc-port N] [--data-dir DIR] [--fsync always|interval|never]
-                          [--snapshot-interval SECONDS] [--queue-capacity N] [--workers N]
-                          [--max-message-bytes N]
+      usage: engram serve [--grpc-port N] [--http-port N | --no-http] [--data-dir DIR]
+                          [--fsync always|interval|never] [--snapshot-interval SECONDS]
+                          [--queue-capacity N] [--workers N] [--max-message-bytes N]
 
         --grpc-port N        gRPC port (default 50051; 0 picks a free port)
+        --http-port N        HTTP port: REST under /v1, WebSocket stream at /v1/stream, console at /
+                             (default 7432; 0 picks a free port; -1 turns HTTP off)
+        --no-http            the same as --http-port -1
         --data-dir DIR       data directory (default ./engram-data)
         --fsync MODE         always: ack after fsync; interval (default): ack after the OS has
                              the write, fsync every 100 ms; never: no log (tests, benchmarks)
@@ -73,15 +77,24 @@ public final class Main {
     }
     EngramServer server;
     try {
-      server = EngramServer.start(options.grpcPort(), options.storage(), options.engineConfig());
+      server =
+          EngramServer.start(
+              options.grpcPort(),
+              HttpOptions.onPort(options.httpPort()),
+              options.storage(),
+              options.engineConfig());
     } catch (EngramException e) {
       err.println("engram: " + e.getMessage());
       return 1;
     }
     Runtime.getRuntime().addShutdownHook(new Thread(server::shutdown, "engram-shutdown"));
     out.printf(
-        "Engram listening: gRPC on port %d, data in %s (queue %d, %d index workers)%n",
+        "Engram listening: gRPC on port %d, %s, data in %s (queue %d, %d index workers)%n",
         server.grpcPort(),
+        server.httpPort() == HttpOptions.DISABLED
+            ? "HTTP off"
+            : "HTTP on port %d (console http://localhost:%d/)"
+                .formatted(server.httpPort(), server.httpPort()),
         options.dataDir().toAbsolutePath(),
         options.engineConfig().queueCapacity(),
         options.engineConfig().workers());
@@ -91,7 +104,8 @@ public final class Main {
   }
 
   /** The options of {@code engram serve}, each checked as it is parsed. */
-  record ServeOptions(int grpcPort, StorageConfig storage, EngramConfig engineConfig) {
+  record ServeOptions(
+      int grpcPort, int httpPort, StorageConfig storage, EngramConfig engineConfig) {
 
     Path dataDir() {
       return storage.dataDir();
@@ -99,6 +113,7 @@ public final class Main {
 
     static ServeOptions parse(List<String> args) {
       int port = 50051;
+      int httpPort = HttpOptions.DEFAULT_PORT;
       Path dataDir = Path.of("engram-data");
       FsyncPolicy fsync = FsyncPolicy.INTERVAL;
       Duration snapshotInterval = StorageConfig.DEFAULT_SNAPSHOT_INTERVAL;
@@ -108,6 +123,8 @@ public final class Main {
         String option = rest.pop();
         switch (option) {
           case "--grpc-port" -> port = intValue(option, rest, 0, 65535);
+          case "--http-port" -> httpPort = httpPortValue(option, rest);
+          case "--no-http" -> httpPort = HttpOptions.DISABLED;
           case "--data-dir" -> dataDir = Path.of(value(option, rest));
           case "--fsync" -> fsync = FsyncPolicy.parse(value(option, rest));
           case "--snapshot-interval" ->
@@ -126,7 +143,16 @@ public final class Main {
       }
       StorageConfig storage =
           StorageConfig.of(dataDir).withFsync(fsync).withSnapshotInterval(snapshotInterval);
-      return new ServeOptions(port, storage, engine.build());
+      return new ServeOptions(port, httpPort, storage, engine.build());
+    }
+
+    /** Like {@link #intValue}, but "-1" is a value here, not an option. */
+    private static int httpPortValue(String option, Deque<String> rest) {
+      if (!rest.isEmpty() && rest.peek().equals("-1")) {
+        rest.pop();
+        return HttpOptions.DISABLED;
+      }
+      return intValue(option, rest, 0, 65535);
     }
 
     private static String value(String option, Deque<String> rest) {

@@ -5,13 +5,13 @@ import com.google.protobuf.Duration;
 import com.google.rpc.RetryInfo;
 import dev.engram.core.Engram;
 import dev.engram.core.model.EngramException;
-import dev.engram.core.model.InvalidFieldException;
 import dev.engram.core.model.OverloadedException;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.StatusCode;
 import dev.engram.core.session.Acceptor;
 import dev.engram.core.session.StreamConnection;
+import dev.engram.core.telemetry.Door;
 import dev.engram.proto.v1.CreateSpaceRequest;
 import dev.engram.proto.v1.DeleteSpaceRequest;
 import dev.engram.proto.v1.DeleteSpaceResponse;
@@ -34,7 +34,6 @@ import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.InstantSource;
-import java.util.List;
 import java.util.function.Supplier;
 
 /**
@@ -63,7 +62,7 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
         (ServerCallStreamObserver<StreamResponse>) responses;
     call.disableAutoRequest();
     GrpcStreamOutput output = new GrpcStreamOutput(call, clock);
-    StreamConnection connection = engine.connect(output);
+    StreamConnection connection = engine.connect(Door.GRPC, output);
     call.setOnReadyHandler(output::onReady);
     call.setOnCancelHandler(
         () -> {
@@ -74,7 +73,7 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
     return new StreamObserver<>() {
       @Override
       public void onNext(StreamRequest request) {
-        dispatch(connection, request);
+        StreamDispatcher.dispatch(connection, request);
       }
 
       @Override
@@ -90,41 +89,6 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
     };
   }
 
-  /**
-   * Translates one stream frame. Observations are decoded lazily, so the session rejects an
-   * undecodable episode alone (see {@link ProtoMapper}); any other frame that cannot be mapped is
-   * answered here, once: a recall with a {@code Rejection}, anything else by ending the stream with
-   * {@code INVALID_ARGUMENT}, both naming the field.
-   */
-  private static void dispatch(StreamConnection connection, StreamRequest request) {
-    String space = request.getMemorySpaceId();
-    long sequence = request.getSequenceNumber();
-    try {
-      switch (request.getKindCase()) {
-        case INIT -> connection.onInit(space, request.getSessionId());
-        case OBSERVATION ->
-            connection.onObservations(
-                space, sequence, ProtoMapper.toModel(List.of(request.getObservation())));
-        case OBSERVATIONS ->
-            connection.onObservations(
-                space, sequence, ProtoMapper.toModel(request.getObservations()));
-        case RECALL -> connection.onRecall(sequence, ProtoMapper.toModel(request.getRecall()));
-        case FLOW -> connection.onFlow(ProtoMapper.pauses(request.getFlow()));
-        case CLOSE -> connection.onClose(request.getClose().getDrainQueue());
-        case KIND_NOT_SET ->
-            connection.onMalformed(
-                "StreamRequest.kind is not set: send one of init, observation, observations,"
-                    + " recall, flow, close");
-      }
-    } catch (InvalidFieldException e) {
-      if (request.hasRecall()) {
-        connection.onMalformedRecall(sequence, request.getRecall().getRequestId(), e);
-      } else {
-        connection.onMalformed(e.getMessage());
-      }
-    }
-  }
-
   @Override
   public void remember(RememberRequest request, StreamObserver<RememberResponse> responses) {
     unary(
@@ -132,6 +96,7 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
         () -> {
           Acceptor.Remembered r =
               engine.remember(
+                  Door.GRPC,
                   SpaceId.of(request.getMemorySpaceId()),
                   ProtoMapper.toModel(request.getEpisodesList()));
           return RememberResponse.newBuilder()
@@ -149,7 +114,9 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
             ProtoMapper.toProto(
                 request.getRequestId(),
                 engine.recall(
-                    SpaceId.of(request.getMemorySpaceId()), ProtoMapper.toModel(request))));
+                    Door.GRPC,
+                    SpaceId.of(request.getMemorySpaceId()),
+                    ProtoMapper.toModel(request))));
   }
 
   @Override
@@ -204,11 +171,12 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
         });
   }
 
-  private static <T> void unary(StreamObserver<T> responses, Supplier<T> call) {
+  private <T> void unary(StreamObserver<T> responses, Supplier<T> call) {
     T answer;
     try {
       answer = call.get();
     } catch (EngramException e) {
+      engine.failed(Door.GRPC, StatusCode.of(e));
       responses.onError(toStatus(e));
       return;
     }

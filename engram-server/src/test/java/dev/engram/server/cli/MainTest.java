@@ -81,4 +81,15 @@ class MainTest {
     assertThatThrownBy(() -> Main.ServeOptions.parse(List.of("--grpc-port", "70000")))
         .hasMessageContaining("--grpc-port must be 0-65535, got 70000");
   }
+
+  @Test
+  void parse_httpPort_defaultOffAndFree() {
+    assertThat(Main.ServeOptions.parse(List.of()).httpPort()).isEqualTo(7432);
+    assertThat(Main.ServeOptions.parse(List.of("--http-port", "0")).httpPort()).isZero();
+    assertThat(Main.ServeOptions.parse(List.of("--http-port", "-1")).httpPort()).isEqualTo(-1);
+    assertThat(Main.ServeOptions.parse(List.of("--no-http")).httpPort()).isEqualTo(-1);
+    assertThatThrownBy(() -> Main.ServeOptions.parse(List.of("--http-port", "-2")))
+        .hasMessageContaining("--http-port");
+    assertThat(Main.USAGE).contains("--http-port N").contains("--no-http");
+  }
 }

@@ -1,0 +1,224 @@
+package dev.engram.server.http;
+
+import com.google.protobuf.Message;
+import com.google.protobuf.Struct;
+import dev.engram.core.Engram;
+import dev.engram.core.model.EngramException;
+import dev.engram.core.model.Episode;
+import dev.engram.core.model.InvalidFieldException;
+import dev.engram.core.model.NotFoundException;
+import dev.engram.core.model.SpaceConfig;
+import dev.engram.core.model.SpaceId;
+import dev.engram.core.model.StatusCode;
+import dev.engram.core.session.Acceptor;
+import dev.engram.core.telemetry.Door;
+import dev.engram.proto.v1.CreateSpaceRequest;
+import dev.engram.proto.v1.DeleteSpaceResponse;
+import dev.engram.proto.v1.ForgetResponse;
+import dev.engram.proto.v1.ListSpacesResponse;
+import dev.engram.proto.v1.RecallRequest;
+import dev.engram.proto.v1.RememberRequest;
+import dev.engram.proto.v1.RememberResponse;
+import dev.engram.server.grpc.ProtoMapper;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import java.util.List;
+
+/**
+ * The REST door ({@code /v1}): each route parses its JSON body into the {@code engram.v1} message,
+ * calls the engine exactly as the gRPC unary calls do, and prints the answer in the same JSON
+ * mapping. It decides nothing: validation, idempotency and admission (all-or-nothing batches, 429
+ * when the queue cannot take the whole batch) are the engine's.
+ *
+ * <p>Thread-safety: stateless apart from the engine; Javalin may call routes concurrently.
+ */
+final class RestApi {
+  /** Episode ids may contain '/' (server-made ids do): the last segment takes the rest. */
+  static final String EPISODE_PATH = "/v1/spaces/{id}/episodes/<episodeId>";
+
+  private final Engram engine;
+  private final int maxBodyBytes;
+
+  RestApi(Engram engine) {
+    this.engine = engine;
+    this.maxBodyBytes = engine.limits().maxMessageBytes();
+  }
+
+  void register(RoutesConfig routes) {
+    routes.before("/v1/*", this::checkBody);
+    routes.post("/v1/spaces", this::createSpace);
+    routes.get("/v1/spaces", this::listSpaces);
+    routes.get("/v1/spaces/{id}", this::getSpace);
+    routes.delete("/v1/spaces/{id}", this::deleteSpace);
+    routes.post("/v1/spaces/{id}/episodes", this::remember);
+    routes.get(EPISODE_PATH, this::getEpisode);
+    routes.delete(EPISODE_PATH, this::forget);
+    routes.post("/v1/spaces/{id}/recall", this::recall);
+    routes.exception(
+        EngramException.class,
+        (e, ctx) -> {
+          engine.failed(Door.REST, StatusCode.of(e));
+          HttpErrors.answer(ctx, e);
+        });
+    routes.exception(
+        HttpResponseException.class,
+        (e, ctx) ->
+            HttpErrors.answer(
+                ctx,
+                e.getStatus(),
+                codeFor(e.getStatus()),
+                e.getMessage(),
+                e.getStatus() == 413 ? "body" : ""));
+  }
+
+  /** 415 for a body that is not JSON, 413 for one over the message limit (before reading it). */
+  private void checkBody(Context ctx) {
+    if (!ctx.method().name().equals("POST")) {
+      return;
+    }
+    String type = ctx.contentType();
+    if (type != null && !type.toLowerCase(java.util.Locale.ROOT).startsWith("application/json")) {
+      HttpErrors.answer(
+          ctx,
+          415,
+          "INVALID_ARGUMENT",
+          "Content-Type '%s' is not supported: send application/json".formatted(type),
+          "Content-Type");
+      ctx.skipRemainingHandlers();
+      return;
+    }
+    long length = ctx.contentLength();
+    if (length > maxBodyBytes) {
+      HttpErrors.answer(
+          ctx,
+          413,
+          "RESOURCE_EXHAUSTED",
+          "a body of %d bytes is over the server's max_message_bytes of %d: split it"
+              .formatted(length, maxBodyBytes),
+          "body");
+      ctx.skipRemainingHandlers();
+    }
+  }
+
+  private void createSpace(Context ctx) {
+    CreateSpaceRequest request = body(ctx, CreateSpaceRequest.newBuilder()).build();
+    var info =
+        engine.createSpace(
+            new SpaceConfig(
+                SpaceId.of(request.getMemorySpaceId()),
+                request.getDimension(),
+                ProtoMapper.toModel(request)));
+    ctx.header("Location", "/v1/spaces/" + info.config().id().value());
+    json(ctx, 201, ProtoMapper.toProto(info));
+  }
+
+  private void listSpaces(Context ctx) {
+    json(
+        ctx,
+        200,
+        ListSpacesResponse.newBuilder()
+            .addAllSpaces(engine.listSpaces().stream().map(ProtoMapper::toProto).toList())
+            .build());
+  }
+
+  private void getSpace(Context ctx) {
+    json(ctx, 200, ProtoMapper.toProto(engine.getSpace(space(ctx))));
+  }
+
+  private void deleteSpace(Context ctx) {
+    engine.deleteSpace(space(ctx));
+    json(ctx, 200, DeleteSpaceResponse.getDefaultInstance());
+  }
+
+  /** Body: one {@code Episode}, or {@code {"episodes": [...]}} (a {@code RememberRequest}). */
+  private void remember(Context ctx) {
+    SpaceId space = space(ctx);
+    String body = ctx.body();
+    if (body.isBlank()) {
+      throw new InvalidFieldException("body", "is empty: send an episode or {\"episodes\": [...]}");
+    }
+    List<Episode> episodes;
+    if (JsonCodec.parse(body, Struct.newBuilder()).containsFields("episodes")) {
+      RememberRequest request = JsonCodec.parse(body, RememberRequest.newBuilder()).build();
+      requireSameSpace(request.getMemorySpaceId(), space);
+      episodes = ProtoMapper.toModel(request.getEpisodesList());
+    } else {
+      episodes =
+          List.of(
+              ProtoMapper.toModel(
+                  JsonCodec.parse(body, dev.engram.proto.v1.Episode.newBuilder()).build()));
+    }
+    Acceptor.Remembered r = engine.remember(Door.REST, space, episodes);
+    json(
+        ctx,
+        200,
+        RememberResponse.newBuilder().addAllIds(r.ids()).setDuplicates(r.duplicates()).build());
+  }
+
+  private void getEpisode(Context ctx) {
+    SpaceId space = space(ctx);
+    String id = ctx.pathParam("episodeId");
+    Episode episode = engine.episode(space, id);
+    if (episode == null) {
+      throw new NotFoundException(
+          "episode '%s' is not stored in memory space '%s'"
+              .formatted(dev.engram.core.model.Echo.clip(id), space));
+    }
+    json(ctx, 200, ProtoMapper.toProto(episode));
+  }
+
+  private void forget(Context ctx) {
+    int forgotten = engine.forget(space(ctx), List.of(ctx.pathParam("episodeId")));
+    json(ctx, 200, ForgetResponse.newBuilder().setForgotten(forgotten).build());
+  }
+
+  private void recall(Context ctx) {
+    SpaceId space = space(ctx);
+    RecallRequest request = body(ctx, RecallRequest.newBuilder()).build();
+    requireSameSpace(request.getMemorySpaceId(), space);
+    json(
+        ctx,
+        200,
+        ProtoMapper.toProto(
+            request.getRequestId(),
+            engine.recall(
+                Door.REST,
+                space,
+                ProtoMapper.toModel(request.toBuilder().setMemorySpaceId(space.value()).build()))));
+  }
+
+  private static SpaceId space(Context ctx) {
+    return SpaceId.of(ctx.pathParam("id"));
+  }
+
+  private static void requireSameSpace(String inBody, SpaceId inPath) {
+    if (!inBody.isEmpty() && !inBody.equals(inPath.value())) {
+      throw new InvalidFieldException(
+          "memory_space_id",
+          "'%s' differs from the path's space '%s': leave it empty or make them equal"
+              .formatted(dev.engram.core.model.Echo.clip(inBody), inPath));
+    }
+  }
+
+  private static <B extends Message.Builder> B body(Context ctx, B builder) {
+    String body = ctx.body();
+    if (body.isBlank()) {
+      throw new InvalidFieldException("body", "is empty: send a JSON object");
+    }
+    return JsonCodec.parse(body, builder);
+  }
+
+  private static void json(Context ctx, int status, Message message) {
+    ctx.status(status).contentType("application/json").result(JsonCodec.print(message));
+  }
+
+  private static String codeFor(int status) {
+    return switch (status) {
+      case 404 -> "NOT_FOUND";
+      case 413, 429 -> "RESOURCE_EXHAUSTED";
+      case 503 -> "UNAVAILABLE";
+      default -> status >= 500 ? "INTERNAL" : "INVALID_ARGUMENT";
+    };
+  }
+}
