@@ -177,6 +177,8 @@ class KillNineTest {
             "serve",
             "--grpc-port",
             "0",
+            "--http-port",
+            "0",
             "--data-dir",
             dataDir.toString(),
             "--snapshot-interval",
