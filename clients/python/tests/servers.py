@@ -16,7 +16,7 @@ LAUNCHER = os.path.join(REPO, "engram")
 
 
 class EngramServer:
-    """`./engram serve --grpc-port N --data-dir DIR [args]`; port 0 picks a free one at first start."""
+    """`./engram serve --grpc-port N --no-http --data-dir DIR [args]` (HTTP off: port 7432 may be taken); port 0 picks a free one at first start."""
 
     def __init__(self, data_dir: str, *args: str, port: int = 0):
         self.data_dir = data_dir
@@ -34,7 +34,7 @@ class EngramServer:
         deadline = time.monotonic() + timeout
         while True:
             self.proc = subprocess.Popen(
-                [LAUNCHER, "serve", "--grpc-port", str(self.port), "--data-dir", self.data_dir, *self.args],
+                [LAUNCHER, "serve", "--grpc-port", str(self.port), "--no-http", "--data-dir", self.data_dir, *self.args],
                 stdout=subprocess.PIPE, stderr=log, cwd=REPO, start_new_session=True)
             line = self.proc.stdout.readline().decode("utf-8", "replace")
             m = re.search(r"gRPC on port (\d+)", line)
