@@ -16,7 +16,8 @@ LAUNCHER = os.path.join(REPO, "engram")
 
 
 class EngramServer:
-    """`./engram serve --grpc-port N --no-http --data-dir DIR [args]` (HTTP off: port 7432 may be taken); port 0 picks a free one at first start."""
+    """`./engram serve --grpc-port N --no-http --data-dir DIR [args]`; port 0 picks a free one at
+    first start. HTTP is off: its default port (7432) may be taken on the machine."""
 
     def __init__(self, data_dir: str, *args: str, port: int = 0):
         self.data_dir = data_dir
