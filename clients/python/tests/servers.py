@@ -16,8 +16,8 @@ LAUNCHER = os.path.join(REPO, "engram")
 
 
 class EngramServer:
-    """`./engram serve --grpc-port N --http-port 0 --data-dir DIR [args]`; port 0 picks a free one at
-    first start (the HTTP door takes any free port, so several servers can run side by side)."""
+    """`./engram serve --grpc-port N --no-http --data-dir DIR [args]`; port 0 picks a free one at
+    first start. HTTP is off: its default port (7432) may be taken on the machine."""
 
     def __init__(self, data_dir: str, *args: str, port: int = 0):
         self.data_dir = data_dir
@@ -35,8 +35,7 @@ class EngramServer:
         deadline = time.monotonic() + timeout
         while True:
             self.proc = subprocess.Popen(
-                [LAUNCHER, "serve", "--grpc-port", str(self.port), "--http-port", "0",
-                 "--data-dir", self.data_dir, *self.args],
+                [LAUNCHER, "serve", "--grpc-port", str(self.port), "--no-http", "--data-dir", self.data_dir, *self.args],
                 stdout=subprocess.PIPE, stderr=log, cwd=REPO, start_new_session=True)
             line = self.proc.stdout.readline().decode("utf-8", "replace")
             m = re.search(r"gRPC on port (\d+)", line)
