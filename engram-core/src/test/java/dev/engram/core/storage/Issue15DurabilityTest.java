@@ -227,7 +227,7 @@ class Issue15DurabilityTest {
       stream.onInit(SPACE.value(), "");
       sessionId = out.next(SessionEvent.InitAck.class).sessionId();
       stream.onObservations("", 1, List.of(episode("a", 2)));
-      awaitAck(out, 1);
+      out.ackCovering(1);
       armed.set(true);
       CompletableFuture<Remembered> original =
           CompletableFuture.supplyAsync(() -> e.remember(SPACE, List.of(episode("x", 1))));
@@ -251,15 +251,8 @@ class Issue15DurabilityTest {
           .as("the lost duplicate's number is asked for again")
           .isEqualTo(2);
       stream.onObservations("", 2, List.of(episode("x", 1)));
-      awaitAck(out, 2);
+      out.ackCovering(2);
       assertThat(e.episode(SPACE, "x")).isNotNull();
-    }
-  }
-
-  private static void awaitAck(DurableEngramTest.Recorder out, long through)
-      throws InterruptedException {
-    while (out.next(SessionEvent.Ack.class).acceptedThrough() < through) {
-      // an earlier ack (the one sent on attach): wait for the next
     }
   }
 

@@ -86,6 +86,27 @@ final class WsClient implements WebSocket.Listener, AutoCloseable {
     return closed.orTimeout(10, TimeUnit.SECONDS).join();
   }
 
+  /**
+   * The server's close frame, or null if the connection ended without one: a client that stopped
+   * reading may find the close frame behind data it never read, and the server aborts the
+   * connection when the close handshake cannot complete.
+   */
+  Closed awaitClosedOrEnded() {
+    try {
+      return closed.orTimeout(10, TimeUnit.SECONDS).join();
+    } catch (java.util.concurrent.CompletionException e) {
+      if (e.getCause() instanceof java.io.IOException) {
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  /** Reads exactly one more frame (for a client that otherwise does not read). */
+  void readOne() {
+    ws.request(1);
+  }
+
   void startReading() {
     reading = true;
     ws.request(Long.MAX_VALUE);
