@@ -4,6 +4,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
 import dev.engram.client.EngramClient;
 import dev.engram.client.EngramStream;
+import dev.engram.client.StreamListener;
 import dev.engram.client.StreamOptions;
 import dev.engram.core.EngramConfig;
 import dev.engram.core.storage.StorageConfig;
@@ -397,7 +398,7 @@ public final class LoadBench {
   private Report recallLatency() throws Exception {
     VectorSource source = source(0);
     String space = createSpace("recall", source.dimension());
-    LoadStream stream = openStream(space, new StreamMeter(new Metrics(false)), 8192);
+    LoadStream stream = openStream(space, new StreamListener() {}, 8192);
     for (int i = 0; i < options.episodes(); i++) {
       stream.observe(episode("r-" + i, source.next(), ""));
     }
@@ -730,7 +731,7 @@ public final class LoadBench {
   }
 
   /** A stream through the chosen door, reporting to {@code meter}. */
-  private LoadStream openStream(String space, StreamMeter meter, int buffer) {
+  private LoadStream openStream(String space, StreamListener meter, int buffer) {
     return switch (options.door()) {
       case "grpc" -> LoadStream.grpc(client.openStream(space, streamOptions(meter, buffer)));
       case "ws" -> WsStreamClient.open(httpTarget, space, buffer, options.batch(), meter);
@@ -738,7 +739,7 @@ public final class LoadBench {
     };
   }
 
-  private StreamOptions streamOptions(StreamMeter meter, int buffer) {
+  private StreamOptions streamOptions(StreamListener meter, int buffer) {
     return StreamOptions.builder()
         .bufferSize(buffer)
         .maxBatchSize(options.batch())

@@ -196,6 +196,15 @@ final class WsStreamClient implements LoadStream, WebSocket.Listener {
         changed.awaitNanos(deadline - System.nanoTime());
       }
       allAcked = acked == tail - 1 && failure == null;
+      System.err.println(
+          "DEBUG close acked="
+              + acked
+              + " tail="
+              + tail
+              + " cursor="
+              + cursor
+              + " failure="
+              + failure);
       last = tail - 1 + seqOffset;
       stopping = true;
       changed.signalAll();
