@@ -26,21 +26,22 @@ class LoadBenchWsTest {
     return new ObjectMapper().readTree(json.toFile());
   }
 
+  /** A queue of 100 against batches of 50 offered faster than they index: go-back-N resends. */
   @Test
   void wsDoor_overloadedSmallQueue_resendsAndStoresEveryAckedOnce() throws Exception {
     JsonNode r =
         run(
             "overload",
             "--duration",
-            "1500ms",
+            "300ms",
             "--rate",
-            "100000",
+            "10000",
             "--queue-capacity",
-            "200",
-            "--batch",
             "100",
+            "--batch",
+            "50",
             "--dim",
-            "384");
+            "128");
     assertThat(r.get("door").asText()).isEqualTo("ws");
     assertThat(r.get("acked").asLong()).isPositive();
     assertThat(r.get("overload_resends").asLong()).isPositive();
