@@ -1,20 +1,27 @@
 package dev.engram.bench.load;
 
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
 import dev.engram.client.EngramClient;
 import dev.engram.client.EngramStream;
+import dev.engram.client.StreamListener;
 import dev.engram.client.StreamOptions;
-import dev.engram.client.StreamStats;
 import dev.engram.core.EngramConfig;
 import dev.engram.core.storage.StorageConfig;
 import dev.engram.core.testdata.ClusteredVectors;
 import dev.engram.proto.v1.Episode;
 import dev.engram.proto.v1.Memory;
 import dev.engram.proto.v1.Metric;
+import dev.engram.proto.v1.RecallRequest;
 import dev.engram.proto.v1.RecallResponse;
 import dev.engram.server.EngramServer;
 import dev.engram.server.http.HttpOptions;
 import dev.engram.server.metrics.EngramMetrics;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,12 +38,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
+import org.HdrHistogram.Histogram;
 
 /**
- * The gRPC stream load generator: {@code ./engram bench load SCENARIO [options]}. Drives a server
+ * The stream load generator: {@code ./engram bench load SCENARIO [options]}. Drives a server
  * (in-process on a free port by default, or {@code --target}) through the Java SDK and reports what
  * a client sees: accepted/s, ack latency, visibility and index lag, recall latency and quality, and
- * whether every acknowledged observation was stored exactly once.
+ * whether every acknowledged observation was stored exactly once. The streams go through the gRPC
+ * door (the SDK) or the WebSocket door ({@link WsStreamClient}, {@code --door ws}); unary calls
+ * (space admin, probes' recalls, verification) always use gRPC. The {@code recall} scenario times
+ * gRPC unary against REST recall on the same data.
  *
  * <p>Threads: one producer per stream, a probe thread and a recall thread (sustained), one recall
  * thread per space (mixed), and a sampler that closes one-second buckets. Figures come from
@@ -48,14 +59,17 @@ public final class LoadBench {
   private final LoadOptions options;
   private final EngramClient client;
   private final EngramServer server;
+  private final String httpTarget;
   private final Metrics metrics;
   private final String runId;
   private final List<String> spaces = new ArrayList<>();
 
-  private LoadBench(LoadOptions options, EngramClient client, EngramServer server) {
+  private LoadBench(
+      LoadOptions options, EngramClient client, EngramServer server, String httpTarget) {
     this.options = options;
     this.client = client;
     this.server = server;
+    this.httpTarget = httpTarget;
     this.metrics = new Metrics(server != null, options.warmup());
     this.runId = Long.toString(System.currentTimeMillis() % 1_000_000, 36);
   }
@@ -91,22 +105,31 @@ public final class LoadBench {
       server =
           EngramServer.start(
               0,
-              HttpOptions.disabled(),
+              HttpOptions.onPort(0),
               StorageConfig.of(dataDir),
               config.build(),
               o.metrics() ? EngramMetrics.prometheus() : EngramMetrics.noop());
       target = "127.0.0.1:" + server.grpcPort();
     }
+    String httpTarget =
+        server != null
+            ? "127.0.0.1:" + server.httpPort()
+            : o.httpTarget() != null
+                ? o.httpTarget()
+                : target.substring(0, target.lastIndexOf(':') + 1) + "7432";
     System.out.printf(
         Locale.ROOT,
-        "engram bench load %s: target %s (%s), dim %d, %s data%n",
+        "engram bench load %s: target %s, http %s (%s), door %s, batch %d, dim %d, %s data%n",
         o.scenario(),
         target,
+        httpTarget,
         server != null ? "in-process server" : "remote server",
+        o.door(),
+        o.batch(),
         o.fvecs() == null ? o.dimension() : -1,
         o.fvecs() == null ? "seeded clustered" : o.fvecs().toString());
     try (EngramClient client = EngramClient.builder().target(target).build()) {
-      LoadBench bench = new LoadBench(o, client, server);
+      LoadBench bench = new LoadBench(o, client, server, httpTarget);
       Report report = bench.runScenario();
       report.printTable(System.out);
       if (o.json() != null) {
@@ -138,6 +161,7 @@ public final class LoadBench {
       case "sustained" -> sustained();
       case "overload" -> overload();
       case "mixed" -> mixed();
+      case "recall" -> recallLatency();
       default -> throw new IllegalStateException(options.scenario());
     };
   }
@@ -153,7 +177,7 @@ public final class LoadBench {
       pool[i] = episode("", source.next(), "");
     }
     StreamMeter meter = new StreamMeter(metrics);
-    EngramStream stream = client.openStream(space, streamOptions(meter, 8192));
+    LoadStream stream = openStream(space, meter, 8192);
     ScheduledExecutorService sampler = startSampler();
     long start = System.nanoTime();
     long end = start + options.duration().toNanos();
@@ -169,7 +193,6 @@ public final class LoadBench {
     long ackedAtBp = meter.ackedAtFirstBackpressure.get();
     double seconds = (bpNanos > 0 ? bpNanos : stopped - start) / 1e9;
     long accepted = bpNanos > 0 ? ackedAtBp : metrics.acked.sum();
-    StreamStats stats = stream.stats();
     boolean drained = stream.close(Duration.ofSeconds(20));
     Report r = new Report("burst");
     r.put("accepted_per_s", accepted / seconds)
@@ -179,8 +202,8 @@ public final class LoadBench {
         .put("observed", ticket)
         .put("seconds_to_first_backpressure", bpNanos > 0 ? bpNanos / 1e9 : null)
         .put("accepted_before_backpressure", bpNanos > 0 ? ackedAtBp : null)
-        .put("resent", stats.resent())
-        .put("rejected", stats.rejected())
+        .put("resent", stream.resent())
+        .put("rejected", stream.rejected())
         .put("closed_cleanly", drained);
     verify(r, List.of(space), metrics.acked.sum());
     return timeline(r);
@@ -194,8 +217,8 @@ public final class LoadBench {
     String space = createSpace("sustained", source.dimension());
     StreamMeter meter = new StreamMeter(metrics);
     StreamMeter probeMeter = new StreamMeter(new Metrics(false));
-    EngramStream stream = client.openStream(space, streamOptions(meter, 8192));
-    EngramStream probes = client.openStream(space, streamOptions(probeMeter, 1024));
+    LoadStream stream = openStream(space, meter, 8192);
+    LoadStream probes = openStream(space, probeMeter, 1024);
     List<float[]> sent = new ArrayList<>();
     AtomicBoolean stop = new AtomicBoolean();
     AtomicInteger probeCount = new AtomicInteger();
@@ -213,7 +236,6 @@ public final class LoadBench {
     probe.join();
     recaller.join();
     stopSampler(sampler);
-    StreamStats stats = stream.stats();
     boolean drained = stream.close(Duration.ofSeconds(60)) & probes.close(Duration.ofSeconds(10));
     long ackedProbes = probeMeter.ackedThrough.get() + 1;
     double recallAt10 = recallAt10(space, sent, source.dimension());
@@ -240,8 +262,8 @@ public final class LoadBench {
         .put("probes_not_top1_on_first_recall", probeMisses.get())
         .put("recalls", metrics.recalls.sum())
         .put("backpressure_signals", meter.backpressureSignals.sum())
-        .put("resent", stats.resent())
-        .put("rejected", stats.rejected())
+        .put("resent", stream.resent())
+        .put("rejected", stream.rejected())
         .put("closed_cleanly", drained);
     verify(r, List.of(space), metrics.acked.sum() + ackedProbes);
     return timeline(r);
@@ -254,12 +276,11 @@ public final class LoadBench {
     double rate = options.rate() > 0 ? options.rate() : 2 * sustainable;
     String space = createSpace("overload", source.dimension());
     StreamMeter meter = new StreamMeter(metrics);
-    EngramStream stream = client.openStream(space, streamOptions(meter, 8192));
+    LoadStream stream = openStream(space, meter, 8192);
     List<float[]> sent = new ArrayList<>();
     ScheduledExecutorService sampler = startSampler();
     long observed = produce(stream, meter, source, rate, "o-", sent);
     stopSampler(sampler);
-    StreamStats stats = stream.stats();
     boolean drained = stream.close(Duration.ofSeconds(60));
     long acked = metrics.acked.sum();
     long bp = meter.firstBackpressureNanos.get();
@@ -276,8 +297,8 @@ public final class LoadBench {
         .put("ms_to_first_backpressure", bp > 0 ? bp / 1e6 : null)
         .put("backpressure_signals", meter.backpressureSignals.sum())
         .put("overload_resends", meter.overloadResends.sum())
-        .put("resent", stats.resent())
-        .put("rejected", stats.rejected())
+        .put("resent", stream.resent())
+        .put("rejected", stream.rejected())
         .put(
             "server_heap_high_water_mb",
             server != null ? metrics.heapHighWater.get() / (1024.0 * 1024) : null)
@@ -296,12 +317,12 @@ public final class LoadBench {
     for (int i = 0; i < options.spaces(); i++) {
       mine.add(createSpace("mixed" + i, calib.dimension()));
     }
-    List<EngramStream> streams = new ArrayList<>();
+    List<LoadStream> streams = new ArrayList<>();
     List<StreamMeter> meters = new ArrayList<>();
     for (int s = 0; s < options.streams(); s++) {
       StreamMeter m = new StreamMeter(metrics);
       meters.add(m);
-      streams.add(client.openStream(mine.get(s % mine.size()), streamOptions(m, 8192)));
+      streams.add(openStream(mine.get(s % mine.size()), m, 8192));
     }
     AtomicBoolean stop = new AtomicBoolean();
     ScheduledExecutorService sampler = startSampler();
@@ -323,7 +344,7 @@ public final class LoadBench {
     }
     List<Thread> recallers = new ArrayList<>();
     for (int p = 0; p < mine.size(); p++) {
-      EngramStream on = streams.get(p % streams.size());
+      LoadStream on = streams.get(p % streams.size());
       VectorSource q = source(100 + p);
       recallers.add(
           Thread.ofPlatform().name("load-recall-" + p).start(() -> streamRecallLoop(on, q, stop)));
@@ -339,10 +360,9 @@ public final class LoadBench {
     long resent = 0;
     long rejected = 0;
     boolean drained = true;
-    for (EngramStream s : streams) {
-      StreamStats st = s.stats();
-      resent += st.resent();
-      rejected += st.rejected();
+    for (LoadStream s : streams) {
+      resent += s.resent();
+      rejected += s.rejected();
       drained &= s.close(Duration.ofSeconds(60));
     }
     Report r = new Report("mixed");
@@ -365,6 +385,106 @@ public final class LoadBench {
         .put("closed_cleanly", drained);
     verify(r, mine, metrics.acked.sum());
     return timeline(r);
+  }
+
+  /**
+   * Recall latency through two doors on the same server and data: stores {@code --episodes}
+   * observations (through {@code --door}), waits until they are indexed, then sends the same k=10
+   * cluster queries one at a time by gRPC unary {@code Recall} and by REST {@code POST
+   * /v1/spaces/{id}/recall}, back to back, alternating which door goes first. Latency: from the
+   * call with a {@code float[]} to the parsed answer in hand (the client's encoding and decoding
+   * included: protobuf for gRPC, JSON for REST).
+   */
+  private Report recallLatency() throws Exception {
+    VectorSource source = source(0);
+    String space = createSpace("recall", source.dimension());
+    LoadStream stream = openStream(space, new StreamListener() {}, 8192);
+    for (int i = 0; i < options.episodes(); i++) {
+      stream.observe(episode("r-" + i, source.next(), ""));
+    }
+    boolean drained = stream.close(Duration.ofSeconds(120));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
+    while (client.getSpace(space).getIndexedCount() < options.episodes()
+        && System.nanoTime() < deadline) {
+      LockSupport.parkNanos(50_000_000);
+    }
+    Histogram grpc = new Histogram(3_600_000_000L, 3);
+    Histogram rest = new Histogram(3_600_000_000L, 3);
+    URI uri = URI.create("http://" + httpTarget + "/v1/spaces/" + space + "/recall");
+    long queries = 0;
+    long sameTop1 = 0;
+    try (HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()) {
+      long start = System.nanoTime();
+      long end = start + options.duration().toNanos();
+      long measureFrom = start + options.warmup().toNanos();
+      while (System.nanoTime() < end) {
+        float[] q = source.query();
+        boolean restFirst = (queries & 1) == 1;
+        boolean measured = System.nanoTime() >= measureFrom;
+        String[] top1 = new String[2];
+        for (int j = 0; j < 2; j++) {
+          boolean viaRest = (j == 0) == restFirst;
+          long t0 = System.nanoTime();
+          RecallResponse r = viaRest ? restRecall(http, uri, q, 10) : client.recall(space, q, 10);
+          long micros = (System.nanoTime() - t0) / 1000;
+          if (measured) {
+            (viaRest ? rest : grpc).recordValue(micros);
+          }
+          top1[viaRest ? 1 : 0] =
+              r.getMemoriesCount() == 0 ? "" : r.getMemories(0).getEpisode().getId();
+        }
+        queries++;
+        if (top1[0].equals(top1[1])) {
+          sameTop1++;
+        }
+      }
+    }
+    Report r = new Report("recall");
+    return r.put("grpc_recall_p50_ms", Metrics.ms(grpc, 50))
+        .put("grpc_recall_p99_ms", Metrics.ms(grpc, 99))
+        .put("grpc_recall_p999_ms", Metrics.ms(grpc, 99.9))
+        .put("rest_recall_p50_ms", Metrics.ms(rest, 50))
+        .put("rest_recall_p99_ms", Metrics.ms(rest, 99))
+        .put("rest_recall_p999_ms", Metrics.ms(rest, 99.9))
+        .put("queries_per_door", queries)
+        .put("measured_per_door", grpc.getTotalCount())
+        .put("same_top1_fraction", queries == 0 ? null : sameTop1 / (double) queries)
+        .put("episodes", options.episodes())
+        .put("indexed", client.getSpace(space).getIndexedCount())
+        .put("k", 10)
+        .put("door", options.door())
+        .put("loaded_cleanly", drained)
+        .put("duration_s", options.duration().toMillis() / 1000.0)
+        .put("latency_warmup_s", options.warmup().toMillis() / 1000.0);
+  }
+
+  private static final JsonFormat.Printer JSON =
+      JsonFormat.printer().omittingInsignificantWhitespace();
+
+  /** One REST recall: the RecallRequest as JSON in, the RecallResponse parsed out. */
+  private static RecallResponse restRecall(HttpClient http, URI uri, float[] q, int k)
+      throws IOException, InterruptedException {
+    RecallRequest.Builder b = RecallRequest.newBuilder().setK(k);
+    for (float f : q) {
+      b.addEmbedding(f);
+    }
+    HttpResponse<String> response =
+        http.send(
+            HttpRequest.newBuilder(uri)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(JSON.print(b)))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    if (response.statusCode() != 200) {
+      throw new IOException("REST recall: HTTP " + response.statusCode() + " " + response.body());
+    }
+    RecallResponse.Builder out = RecallResponse.newBuilder();
+    try {
+      JsonFormat.parser().merge(response.body(), out);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IOException("REST recall: the answer is not a RecallResponse", e);
+    }
+    return out.build();
   }
 
   // ---- building blocks ----
@@ -414,7 +534,7 @@ public final class LoadBench {
 
   /** Observes at {@code rate}/s (0 = unpaced) until the duration ends; returns the count. */
   private long produce(
-      EngramStream stream,
+      LoadStream stream,
       StreamMeter meter,
       VectorSource source,
       double rate,
@@ -454,7 +574,7 @@ public final class LoadBench {
    */
   private void probeLoop(
       String space,
-      EngramStream probes,
+      LoadStream probes,
       StreamMeter meter,
       AtomicBoolean stop,
       AtomicInteger count,
@@ -508,7 +628,7 @@ public final class LoadBench {
   }
 
   /** Recalls on a stream (they queue behind its observations), timing each. */
-  private void streamRecallLoop(EngramStream stream, VectorSource queries, AtomicBoolean stop) {
+  private void streamRecallLoop(LoadStream stream, VectorSource queries, AtomicBoolean stop) {
     while (!stop.get()) {
       float[] q = queries.query();
       long t0 = System.nanoTime();
@@ -581,7 +701,9 @@ public final class LoadBench {
       rows.add(
           new double[] {s.t(), s.ackedPerSecond(), s.ackP50Ms(), s.ackP99Ms(), s.recallP99Ms()});
     }
-    return r.put("duration_s", options.duration().toMillis() / 1000.0)
+    return r.put("door", options.door())
+        .put("batch", options.batch())
+        .put("duration_s", options.duration().toMillis() / 1000.0)
         .put("latency_warmup_s", options.warmup().toMillis() / 1000.0)
         .put(
             "timeline_columns",
@@ -608,9 +730,19 @@ public final class LoadBench {
     metrics.finish();
   }
 
-  private StreamOptions streamOptions(StreamMeter meter, int buffer) {
+  /** A stream through the chosen door, reporting to {@code meter}. */
+  private LoadStream openStream(String space, StreamListener meter, int buffer) {
+    return switch (options.door()) {
+      case "grpc" -> LoadStream.grpc(client.openStream(space, streamOptions(meter, buffer)));
+      case "ws" -> WsStreamClient.open(httpTarget, space, buffer, options.batch(), meter);
+      default -> throw new IllegalStateException("door " + options.door());
+    };
+  }
+
+  private StreamOptions streamOptions(StreamListener meter, int buffer) {
     return StreamOptions.builder()
         .bufferSize(buffer)
+        .maxBatchSize(options.batch())
         .blockWhenFull(Duration.ofSeconds(60))
         .closeTimeout(Duration.ofSeconds(60))
         .listener(meter)

@@ -7,8 +7,13 @@ import java.time.Duration;
  * The load generator's command line, parsed and validated. A 0 rate means "derive it from a short
  * calibration of the sustainable rate"; null paths mean "do not write that file".
  *
- * @param scenario burst, sustained, overload or mixed
- * @param target host:port of a running server, or null to start one in-process
+ * @param scenario burst, sustained, overload, mixed or recall
+ * @param target host:port of a running server's gRPC door, or null to start one in-process
+ * @param door the stream door the scenarios observe through: grpc or ws (WebSocket)
+ * @param httpTarget host:port of the running server's HTTP door (ws, and REST in recall), or null
+ *     for the target's host on port 7432 (in-process: its free HTTP port)
+ * @param batch most observations per stream message (both doors)
+ * @param episodes recall: how many episodes the space holds before the recalls
  * @param duration how long the measured phase runs
  * @param warmup how long at the start of the measured phase is left out of the latency figures
  * @param dimension vector dimension (ignored with an fvecs file, which sets it)
@@ -26,6 +31,10 @@ import java.time.Duration;
 record LoadOptions(
     String scenario,
     String target,
+    String door,
+    String httpTarget,
+    int batch,
+    int episodes,
     Duration duration,
     Duration warmup,
     int dimension,
@@ -48,8 +57,17 @@ record LoadOptions(
                              lag and recall latencies, recall@10
                   overload   2x the sustainable rate: first backpressure, resends, heap, exactly-once
                   mixed      several streams on several spaces, observing and recalling together
+                  recall     k=10 recall latency, gRPC unary Recall and REST POST /v1/spaces/{id}/recall
+                             alternating on the same space (--episodes stored first)
       options:
-        --target host:port    a running server (default: start one in-process, temp data dir)
+        --door grpc|ws        the stream door: gRPC through the Java SDK, or the WebSocket
+                              /v1/stream (JSON frames); default grpc
+        --batch N             most observations per stream message, both doors (default 256)
+        --episodes N          recall: episodes stored before the recalls (default 20000)
+        --target host:port    a running server (default: start one in-process with HTTP on a free
+                              port, temp data dir)
+        --http host:port      the running server's HTTP door, for ws and recall (default: the
+                              --target host, port 7432)
         --duration 30s        measured phase (s, ms or m suffix)
         --warmup 5s           first part of the phase left out of latency figures (JIT warm-up)
         --dim 384             vector dimension
@@ -68,15 +86,20 @@ record LoadOptions(
 
   static LoadOptions parse(String[] args) {
     if (args.length == 0 || args[0].startsWith("-")) {
-      throw new IllegalArgumentException("name a scenario: burst, sustained, overload or mixed");
+      throw new IllegalArgumentException(
+          "name a scenario: burst, sustained, overload, mixed or recall");
     }
     String scenario = args[0];
-    if (!scenario.matches("burst|sustained|overload|mixed")) {
+    if (!scenario.matches("burst|sustained|overload|mixed|recall")) {
       throw new IllegalArgumentException(
-          "unknown scenario '" + scenario + "': use burst, sustained, overload or mixed");
+          "unknown scenario '" + scenario + "': use burst, sustained, overload, mixed or recall");
     }
     boolean mixed = scenario.equals("mixed");
     String target = null;
+    String door = "grpc";
+    String httpTarget = null;
+    int batch = 256;
+    int episodes = 20_000;
     Duration duration = Duration.ofSeconds(scenario.equals("overload") ? 20 : 30);
     Duration warmup = Duration.ofSeconds(5);
     int dim = 384;
@@ -98,6 +121,15 @@ record LoadOptions(
       String v = args[++i];
       switch (flag) {
         case "--target" -> target = v;
+        case "--door" -> {
+          if (!v.equals("grpc") && !v.equals("ws")) {
+            throw new IllegalArgumentException("--door must be grpc or ws, got " + v);
+          }
+          door = v;
+        }
+        case "--http" -> httpTarget = v;
+        case "--batch" -> batch = positive(flag, v, 4096);
+        case "--episodes" -> episodes = positive(flag, v, 10_000_000);
         case "--duration" -> duration = duration(v);
         case "--warmup" -> warmup = duration(v);
         case "--dim" -> dim = positive(flag, v, 4096);
@@ -127,8 +159,25 @@ record LoadOptions(
       }
     }
     return new LoadOptions(
-        scenario, target, duration, warmup, dim, rate, streams, spaces, fvecs, json, svg, queue,
-        workers, seed, metrics);
+        scenario,
+        target,
+        door,
+        httpTarget,
+        batch,
+        episodes,
+        duration,
+        warmup,
+        dim,
+        rate,
+        streams,
+        spaces,
+        fvecs,
+        json,
+        svg,
+        queue,
+        workers,
+        seed,
+        metrics);
   }
 
   private static int positive(String flag, String v, int max) {
