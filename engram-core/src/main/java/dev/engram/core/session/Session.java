@@ -270,12 +270,17 @@ public final class Session implements IndexCallback {
   }
 
   /**
-   * The client is done. With {@code drain}, the final ack waits (bounded) until everything accepted
-   * is indexed; without, it is sent at once. Then the stream ends.
+   * The client on stream {@code from} is done. With {@code drain}, the final ack waits (bounded)
+   * until everything accepted is indexed; without, it is sent at once. Then the stream ends. A
+   * close (or half-close) from a stream the session was resumed away from is ignored: it must not
+   * end the stream that resumed it (that stream was already ended by {@link #attach}).
    */
-  void close(boolean drain, long drainTimeoutNanos) {
+  void close(SessionOutput from, boolean drain, long drainTimeoutNanos) {
     lock.lock();
     try {
+      if (output != from) {
+        return;
+      }
       if (!drain || indexed.through() >= expected - 1) {
         finish(null);
       } else {

@@ -117,7 +117,7 @@ public final class StreamConnection {
   public void onClose(boolean drain) {
     Session s = requireSession("close");
     if (s != null) {
-      s.close(drain, manager.drainTimeoutNanos());
+      s.close(output, drain, manager.drainTimeoutNanos());
       ended = true;
     }
   }
@@ -132,7 +132,7 @@ public final class StreamConnection {
     if (s == null) {
       output.end(null);
     } else {
-      s.close(false, 0);
+      s.close(output, false, 0);
     }
   }
 

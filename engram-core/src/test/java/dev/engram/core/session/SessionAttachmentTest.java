@@ -83,30 +83,55 @@ class SessionAttachmentTest {
   }
 
   private Recording init(String resumeId) {
+    return stream(resumeId).out();
+  }
+
+  /** A stream as a transport holds it: its connection (the engine's side) and what it received. */
+  private record Stream(Recording out, StreamConnection connection) {}
+
+  private Stream stream(String resumeId) {
     Recording out = new Recording();
-    engine.connect(out).onInit(SPACE, resumeId);
-    return out;
+    StreamConnection connection = engine.connect(out);
+    connection.onInit(SPACE, resumeId);
+    return new Stream(out, connection);
   }
 
   @Test
   void lateFrameFromSupersededStream_grantsNoCreditOnResumedStream() {
-    Recording first = init("");
-    String id = first.sessionId();
+    Stream first = stream("");
+    String id = first.out().sessionId();
     Session session = engine.sessions().session(id);
     Recording resumed = init(id);
-    assertThat(first.ended).isTrue();
+    assertThat(first.out().ended).isTrue();
     int creditAfterResume = resumed.credit.get();
 
-    // The superseded stream's frames passed the connection's attachment check just before the
-    // resume and reach the session now, late: the same interleaving a race would produce.
-    session.observe(first, 1, List.of(episode("late")));
-    session.recall(
-        first, 2, new RecallQuery("q", "", new float[] {1f, 0f}, "", 1, 0f, RecallMode.SIMILARITY));
-    session.flow(first, true);
+    // The superseded stream's frames, delivered by its transport after the resume (the same
+    // interleaving a race between the two calls' threads produces).
+    first.connection().onObservations("", 1, List.of(episode("late")));
+    first
+        .connection()
+        .onRecall(
+            2, new RecallQuery("q", "", new float[] {1f, 0f}, "", 1, 0f, RecallMode.SIMILARITY));
+    first.connection().onFlow(true);
 
     assertThat(resumed.credit.get()).isEqualTo(creditAfterResume);
     assertThat(resumed.events).noneMatch(SessionEvent.RecallAnswer.class::isInstance);
     assertThat(session.nextSequence()).isEqualTo(1);
+  }
+
+  @Test
+  void lateCloseFromSupersededStream_doesNotEndResumedStream() {
+    Stream first = stream("");
+    String id = first.out().sessionId();
+    Recording resumed = init(id);
+    assertThat(first.out().ended).isTrue();
+
+    // The superseded stream's half-close (the client closing its old call) arrives after the
+    // resume: it must not end the stream that resumed the session.
+    first.connection().onHalfClose();
+
+    assertThat(resumed.ended).isFalse();
+    assertThat(engine.sessions().session(id).nextSequence()).isEqualTo(1);
   }
 
   @Test
