@@ -66,33 +66,8 @@ public final class SessionManager implements AutoCloseable {
    * @param maxAttached how many sessions may be attached to a stream at once
    * @param drainTimeoutNanos the longest a draining close waits for indexing
    * @param limits the message and batch limits, advertised in every {@code InitAck}
+   * @param events where stream and session events are reported (metrics)
    */
-  public SessionManager(
-      SpaceRegistry spaces,
-      IngestQueue queue,
-      Acceptor acceptor,
-      Recaller recaller,
-      LongSupplier nanoClock,
-      int tickMillis,
-      int maxRetained,
-      int maxAttached,
-      long drainTimeoutNanos,
-      MessageLimits limits) {
-    this(
-        spaces,
-        queue,
-        acceptor,
-        recaller,
-        nanoClock,
-        tickMillis,
-        maxRetained,
-        maxAttached,
-        drainTimeoutNanos,
-        limits,
-        EngineEvents.NONE);
-  }
-
-  /** As the constructor above, reporting stream and session events to {@code events}. */
   public SessionManager(
       SpaceRegistry spaces,
       IngestQueue queue,

@@ -4,10 +4,10 @@ import dev.engram.proto.v1.Episode;
 import java.util.SplittableRandom;
 
 /** Test episodes with seeded random unit vectors. */
-final class Episodes {
+public final class Episodes {
   private Episodes() {}
 
-  static float[] vector(SplittableRandom random, int dimension) {
+  public static float[] vector(SplittableRandom random, int dimension) {
     float[] v = new float[dimension];
     double norm = 0;
     for (int i = 0; i < dimension; i++) {
@@ -21,7 +21,7 @@ final class Episodes {
     return v;
   }
 
-  static Episode episode(String id, float[] vector) {
+  public static Episode episode(String id, float[] vector) {
     Episode.Builder e = Episode.newBuilder().setId(id).setContent("content of " + id);
     for (float x : vector) {
       e.addEmbedding(x);

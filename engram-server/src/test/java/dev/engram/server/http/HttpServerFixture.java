@@ -6,7 +6,6 @@ import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.storage.FsyncPolicy;
 import dev.engram.core.storage.StorageConfig;
-import dev.engram.proto.v1.Episode;
 import dev.engram.server.EngramServer;
 import java.io.IOException;
 import java.net.URI;
@@ -14,7 +13,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.util.SplittableRandom;
 
 /** A real server with both doors on free loopback ports, and a plain HTTP client for it. */
 final class HttpServerFixture implements AutoCloseable {
@@ -59,28 +57,6 @@ final class HttpServerFixture implements AutoCloseable {
   HttpResponse<String> call(String method, String path, String json)
       throws IOException, InterruptedException {
     return call(method, path, json, "application/json");
-  }
-
-  static float[] vector(SplittableRandom random, int dimension) {
-    float[] v = new float[dimension];
-    double norm = 0;
-    for (int i = 0; i < dimension; i++) {
-      v[i] = (float) (random.nextDouble() * 2 - 1);
-      norm += v[i] * v[i];
-    }
-    float inv = (float) (1 / Math.sqrt(norm));
-    for (int i = 0; i < dimension; i++) {
-      v[i] *= inv;
-    }
-    return v;
-  }
-
-  static Episode episode(String id, float[] vector) {
-    Episode.Builder e = Episode.newBuilder().setId(id).setContent("content of " + id);
-    for (float x : vector) {
-      e.addEmbedding(x);
-    }
-    return e.build();
   }
 
   @Override

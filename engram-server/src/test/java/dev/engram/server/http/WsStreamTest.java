@@ -1,7 +1,7 @@
 package dev.engram.server.http;
 
-import static dev.engram.server.http.HttpServerFixture.episode;
-import static dev.engram.server.http.HttpServerFixture.vector;
+import static dev.engram.server.grpc.Episodes.episode;
+import static dev.engram.server.grpc.Episodes.vector;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.engram.core.EngramConfig;
