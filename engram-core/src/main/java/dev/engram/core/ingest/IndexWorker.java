@@ -54,7 +54,9 @@ final class IndexWorker implements Runnable {
   @Override
   public void run() {
     while (!owner.stopped()) {
-      if (cursor >= batch.size() && !fillBatch()) {
+      // A batch left by a thread that died is finished first, even when its failing task was the
+      // last one (then nothing is left to index, but the tasks before it must still be counted).
+      if (batch.isEmpty() && !fillBatch()) {
         parked = true;
         if (queue.isEmpty()) {
           LockSupport.parkNanos(this, IDLE_PARK_NANOS);
@@ -67,7 +69,6 @@ final class IndexWorker implements Runnable {
   }
 
   private boolean fillBatch() {
-    batch.clear();
     cursor = 0;
     // Adaptive batch: one at a time when idle, up to MAX_BATCH when the queue is deep.
     int want = Math.min(MAX_BATCH, queued.get() / 2 + 1);

@@ -271,15 +271,32 @@ public final class IngestQueue implements AutoCloseable {
     return stopped;
   }
 
-  /** Indexes one task on the calling worker thread. Throwing kills the worker. */
+  /**
+   * Indexes one task on the calling worker thread. A throw from the insert kills the worker (the
+   * supervisor retries, then quarantines the episode); a throw from reporting the outcome (metrics,
+   * the session's callback) is logged and does not, so it can never quarantine an indexed episode.
+   */
   void index(IndexTask task) {
     MemorySpace space = task.space;
+    boolean inserted = false;
     if (!space.isDeleted()) {
       faults.beforeIndex(space.config().id(), space.episodeId(task.ordinal));
       space.index(task.ordinal);
-      events.indexed(nanoClock.getAsLong() - task.acceptedNanos);
+      inserted = true;
     }
-    task.callback.indexed(task.sequence);
+    try {
+      if (inserted) {
+        events.indexed(nanoClock.getAsLong() - task.acceptedNanos);
+      }
+      task.callback.indexed(task.sequence);
+    } catch (RuntimeException e) {
+      LOG.log(
+          Level.ERROR,
+          () ->
+              "reporting episode '%s' in space %s as indexed failed; it is indexed"
+                  .formatted(space.episodeId(task.ordinal), space.config().id()),
+          e);
+    }
   }
 
   /** A worker finished a batch of {@code n} tasks (indexed or skipped). */
@@ -328,6 +345,21 @@ public final class IngestQueue implements AutoCloseable {
    */
   private void supervise(IndexWorker worker, Throwable failure) {
     workerRestarts.incrementAndGet();
+    try {
+      repair(worker, failure);
+    } catch (RuntimeException | Error e) {
+      // The worker must come back whatever happened while repairing (a logger or a session that
+      // throws): a worker that is not restarted leaves its queue undrained forever.
+      LOG.log(Level.ERROR, () -> "repairing index worker %d failed".formatted(worker.slot), e);
+    } finally {
+      if (!stopped) {
+        start(worker);
+      }
+    }
+  }
+
+  /** Retries the failing task once, quarantines it the second time; see {@link #supervise}. */
+  private void repair(IndexWorker worker, Throwable failure) {
     if (worker.cursor < worker.batch.size()) {
       IndexTask poison = worker.batch.get(worker.cursor);
       poison.failures++;
@@ -346,9 +378,9 @@ public final class IngestQueue implements AutoCloseable {
         if (poison.space.quarantine(poison.ordinal, reason)) {
           record(poison, episodeId, reason);
         }
-        poison.callback.quarantined(poison.sequence, episodeId, reason);
         worker.batch.remove(worker.cursor);
         depth.decrementAndGet();
+        poison.callback.quarantined(poison.sequence, episodeId, reason);
       } else {
         LOG.log(
             Level.WARNING,
@@ -362,9 +394,6 @@ public final class IngestQueue implements AutoCloseable {
           Level.WARNING,
           () -> "index worker %d died; restarting it".formatted(worker.slot),
           failure);
-    }
-    if (!stopped) {
-      start(worker);
     }
   }
 

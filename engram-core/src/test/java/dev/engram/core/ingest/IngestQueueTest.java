@@ -103,4 +103,83 @@ class IngestQueueTest {
     assertThatThrownBy(() -> new IngestQueue(100, 0, IndexFaultInjector.NONE, System::nanoTime))
         .hasMessageContaining("got 0");
   }
+
+  @Test
+  void callbackThrows_episodeStaysIndexedNotQuarantined_workerKeepsDraining() {
+    SpaceConfig config = new SpaceConfig(SpaceId.of("s"), 2, Metric.L2);
+    MemorySpace space = new MemorySpace(config, new FlatIndex(2, Metric.L2), 16);
+    AtomicInteger throwsLeft = new AtomicInteger(2);
+    List<Long> indexed = new java.util.concurrent.CopyOnWriteArrayList<>();
+    IndexCallback flaky =
+        new IndexCallback() {
+          @Override
+          public void indexed(long sequence) {
+            if (sequence == 2 && throwsLeft.getAndDecrement() > 0) {
+              throw new IllegalStateException("injected: the session's callback failed");
+            }
+            indexed.add(sequence);
+          }
+
+          @Override
+          public void quarantined(long sequence, String episodeId, String reason) {
+            indexed.add(-sequence);
+          }
+        };
+    try (IngestQueue q = new IngestQueue(100, 1, IndexFaultInjector.NONE, System::nanoTime)) {
+      assertThat(q.tryReserve(3)).isEqualTo(3);
+      for (int i = 1; i <= 3; i++) {
+        Episode e = new Episode("e" + i, new float[] {i, 1}, "", Instant.EPOCH, 1f, Map.of());
+        q.submit(space, ((Admission.Accepted) space.admit(e)).ordinal(), i, flaky);
+      }
+      await().atMost(Duration.ofSeconds(10)).until(() -> q.depth() == 0);
+      assertThat(q.stats().quarantined()).isZero();
+      assertThat(q.stats().workerRestarts()).isZero();
+      assertThat(space.quarantined()).isEmpty();
+      assertThat(space.info().indexedCount()).isEqualTo(3);
+      assertThat(indexed).containsExactly(1L, 3L);
+    }
+  }
+
+  @Test
+  void poisonLastInItsBatch_tasksBeforeItInTheBatchAreStillCounted_depthDrainsToZero()
+      throws Exception {
+    SpaceConfig config = new SpaceConfig(SpaceId.of("s"), 2, Metric.L2);
+    MemorySpace space = new MemorySpace(config, new FlatIndex(2, Metric.L2), 16);
+    java.util.concurrent.CountDownLatch holding = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+    IndexFaultInjector faults =
+        (s, id) -> {
+          try {
+            if (id.equals("e0")) {
+              holding.countDown();
+              gate.await(); // holds the worker so that e1 and e2 queue up as one batch
+            }
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          if (id.equals("e2")) {
+            throw new IllegalStateException("injected fault: poison");
+          }
+        };
+    try (IngestQueue q = new IngestQueue(100, 1, faults, System::nanoTime)) {
+      assertThat(q.tryReserve(3)).isEqualTo(3);
+      for (int i = 0; i < 3; i++) {
+        Episode e = new Episode("e" + i, new float[] {i, 1}, "", Instant.EPOCH, 1f, Map.of());
+        q.submit(space, ((Admission.Accepted) space.admit(e)).ordinal(), i + 1, IndexCallback.NONE);
+        if (i == 0) {
+          assertThat(holding.await(10, TimeUnit.SECONDS)).isTrue();
+        }
+      }
+      gate.countDown();
+      await().atMost(Duration.ofSeconds(10)).until(() -> q.stats().quarantined() == 1);
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () -> {
+                assertThat(q.depth()).as("depth").isZero();
+                assertThat(q.stats().indexed()).as("indexed or skipped").isEqualTo(2);
+              });
+      assertThat(space.info().indexedCount()).isEqualTo(2);
+    }
+  }
 }

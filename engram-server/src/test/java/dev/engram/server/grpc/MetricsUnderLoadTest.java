@@ -140,11 +140,14 @@ class MetricsUnderLoadTest {
       Engram engine = server.server.engine();
       await()
           .atMost(Duration.ofSeconds(20))
-          .until(
-              () ->
-                  engine.ingestStats().depth() == 0
-                      && engine.ingestStats().quarantined() == 1
-                      && engine.getSpace(engram("s")).indexedCount() == 10 + 1 + 79 + 2);
+          .untilAsserted(
+              () -> {
+                assertThat(engine.ingestStats().depth()).as("queue depth").isZero();
+                assertThat(engine.ingestStats().quarantined()).as("quarantined").isEqualTo(1);
+                assertThat(engine.getSpace(engram("s")).indexedCount())
+                    .as("indexed")
+                    .isEqualTo(10 + 1 + 79 + 2);
+              });
       await()
           .atMost(Duration.ofSeconds(10))
           .until(

@@ -22,6 +22,7 @@ import io.grpc.Status;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -39,7 +40,6 @@ class WorkerCrashTest {
   private static final int DIM = 8;
   private static final int N = 300;
   private static final int POISON_AT = 150;
-  private static final float POISON_MARK = 7f; // Episodes.vector makes unit vectors
   private static final SpaceId VICTIM = SpaceId.of("victim");
   private static final SpaceId BYSTANDER = SpaceId.of("bystander");
 
@@ -48,13 +48,16 @@ class WorkerCrashTest {
   private final List<Episode> victimEpisodes = new ArrayList<>();
   private final List<Episode> bystanderEpisodes = new ArrayList<>();
   private final AtomicInteger probeThrows = new AtomicInteger();
+  // An ordinary unit vector, recognised by value: an outlier would be a poor test of "searchable
+  // after the retry", since HNSW's neighbour pruning may leave a far-away node without in-links.
+  private float[] poisonVector;
 
   WorkerCrashTest() {
     SplittableRandom random = new SplittableRandom(3);
     for (int i = 0; i < N; i++) {
       float[] v = vector(random, DIM);
       if (i == POISON_AT) {
-        v[0] = POISON_MARK;
+        poisonVector = v;
       }
       victimEpisodes.add(episode(i == POISON_AT ? "poison" : "v" + i, v));
       bystanderEpisodes.add(episode("b" + i, vector(random, DIM)));
@@ -74,7 +77,9 @@ class WorkerCrashTest {
                     HnswParams.DEFAULTS,
                     1,
                     (at, ordinal, vector) -> {
-                      if (at == stage && vector[0] == POISON_MARK && left.getAndDecrement() > 0) {
+                      if (at == stage
+                          && Arrays.equals(vector, poisonVector)
+                          && left.getAndDecrement() > 0) {
                         probeThrows.incrementAndGet();
                         throw new IllegalStateException("injected fault inside add: poison");
                       }
@@ -110,10 +115,11 @@ class WorkerCrashTest {
   private static void awaitIndexed(Engram engine, SpaceId space, long indexed) {
     await()
         .atMost(Duration.ofSeconds(20))
-        .until(
-            () ->
-                engine.ingestStats().depth() == 0
-                    && engine.getSpace(space).indexedCount() == indexed);
+        .untilAsserted(
+            () -> {
+              assertThat(engine.ingestStats().depth()).as("queue depth").isZero();
+              assertThat(engine.getSpace(space).indexedCount()).as("indexed").isEqualTo(indexed);
+            });
   }
 
   private static String top1(Engram engine, SpaceId space, Episode e) {
