@@ -148,12 +148,15 @@ abstract class VectorIndexContract {
     float[][] data = prepare(randomVectors(200, DIM, 7), Metric.COSINE);
     VectorIndex index = filled(Metric.COSINE, data);
     List<SearchHit> all = index.search(data[0], 50, EF, Float.NEGATIVE_INFINITY, VectorIndex.ALL);
-    float threshold = all.get(9).score();
+    // Halfway between the 10th and 11th scores: a score recomputed after the JIT has compiled the
+    // kernel may differ in its last bit, so a threshold equal to a score would be a coin toss.
+    float threshold = (all.get(9).score() + all.get(10).score()) / 2;
+    assertThat(all.get(9).score() - all.get(10).score()).isGreaterThan(1e-4f);
     List<SearchHit> strong = index.search(data[0], 50, EF, threshold, VectorIndex.ALL);
-    assertThat(strong).isEqualTo(all.subList(0, strong.size()));
     assertThat(strong)
-        .hasSizeBetween(10, 11)
-        .allSatisfy(h -> assertThat(h.score()).isGreaterThanOrEqualTo(threshold));
+        .extracting(SearchHit::ordinal)
+        .containsExactlyElementsOf(all.subList(0, 10).stream().map(SearchHit::ordinal).toList());
+    assertThat(strong).allSatisfy(h -> assertThat(h.score()).isGreaterThanOrEqualTo(threshold));
     assertThat(index.search(data[0], 5, EF, 1.5f, VectorIndex.ALL)).isEmpty();
   }
 
