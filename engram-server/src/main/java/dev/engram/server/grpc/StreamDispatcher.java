@@ -26,8 +26,7 @@ public final class StreamDispatcher {
     try {
       switch (request.getKindCase()) {
         case INIT ->
-            connection.onInit(
-                space, request.getSessionId(), request.getInit().getAuthorization());
+            connection.onInit(space, request.getSessionId(), request.getInit().getAuthorization());
         case OBSERVATION ->
             connection.onObservations(
                 space, sequence, ProtoMapper.toModel(List.of(request.getObservation())));
