@@ -402,6 +402,27 @@ class AuthMatrixTest {
   }
 
   @Test
+  void stream_tokenRevokedWhileOpen_endsAtTheNextObservation() throws Exception {
+    Caller admin = server.engine().caller("Bearer " + ADMIN);
+    var issued = admin.issueToken(SpaceId.of("a"), Set.of(Right.WRITE), null, "");
+    try (GrpcStream stream = GrpcStream.open(issued.secret())) {
+      stream.send(init(""));
+      StreamResponse ack = stream.next();
+      assertThat(ack.hasInitAck()).isTrue();
+      admin.revokeToken(issued.info().id());
+      String before = digest();
+      stream.send(
+          StreamRequest.newBuilder()
+              .setMemorySpaceId("a")
+              .setSequenceNumber(ack.getInitAck().getNextSequence())
+              .setObservation(protoEpisode("streamed"))
+              .build());
+      assertThat(stream.end()).isEqualTo("UNAUTHENTICATED");
+      assertThat(digest()).isEqualTo(before);
+    }
+  }
+
+  @Test
   void webSocket_tokenInQueryString_isIgnored() throws Exception {
     WsStream ws = WsStream.open(server.httpPort(), "a&token=" + bearer.get(Cred.VALID), null);
     ws.send(init(""));

@@ -1,7 +1,6 @@
 package dev.engram.core.session;
 
 import dev.engram.core.auth.Authorizer;
-import dev.engram.core.auth.Principal;
 import dev.engram.core.auth.Right;
 import dev.engram.core.model.Echo;
 import dev.engram.core.model.EngramException;
@@ -32,7 +31,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * checked at init: any right in the stream's space opens it ({@code UNAUTHENTICATED} or {@code
  * PERMISSION_DENIED} end it otherwise, before the space is looked up); then observations need
  * {@code WRITE} (else the stream ends with {@code PERMISSION_DENIED}) and recalls {@code READ}
- * (else a {@code Rejection}).
+ * (else a {@code Rejection}). The token is checked again on every such frame (one HMAC), so a token
+ * revoked or expired while its stream is open stops working at the stream's next frame.
  */
 public final class StreamConnection {
   private final SessionManager manager;
@@ -40,7 +40,7 @@ public final class StreamConnection {
   private final MeteredOutput output;
   private final Authorizer auth; // null: no checks (in-process streams)
   private final String transportAuthorization; // null: the transport carried none
-  private Principal principal = Principal.UNRESTRICTED; // set at init
+  private String credential; // the token this stream uses, chosen at init
   private volatile Session session;
   private boolean ended;
 
@@ -82,12 +82,11 @@ public final class StreamConnection {
     }
     try {
       if (auth != null) {
-        principal =
-            auth.principal(
-                transportAuthorization == null || transportAuthorization.isBlank()
-                    ? initAuthorization
-                    : transportAuthorization);
-        auth.requireAny(principal, SpaceId.of(spaceId));
+        credential =
+            transportAuthorization == null || transportAuthorization.isBlank()
+                ? initAuthorization
+                : transportAuthorization;
+        auth.requireAny(auth.principal(credential), SpaceId.of(spaceId));
       }
       session = manager.open(spaceId, resumeSessionId, output);
     } catch (EngramException e) {
@@ -114,7 +113,7 @@ public final class StreamConnection {
     }
     try {
       if (auth != null) {
-        auth.require(principal, s.space().config().id(), Right.WRITE);
+        auth.require(auth.principal(credential), s.space().config().id(), Right.WRITE);
       }
       manager.limits().checkBatch(episodes.size());
     } catch (EngramException e) {
@@ -132,7 +131,7 @@ public final class StreamConnection {
     }
     if (auth != null) {
       try {
-        auth.require(principal, s.space().config().id(), Right.READ);
+        auth.require(auth.principal(credential), s.space().config().id(), Right.READ);
       } catch (EngramException e) {
         s.rejectRecall(output, sequenceNumber, query.requestId(), e);
         return;
