@@ -1,11 +1,12 @@
 """An agent's memory over one connection: stream observations in, recall on the same stream.
 
-    ./engram serve &                                  # gRPC on :50051
-    python clients/python/examples/agent_memory.py [host:port]
+    ./engram serve &                                  # gRPC on :50051; prints the admin token once
+    ENGRAM_TOKEN=<admin token> python clients/python/examples/agent_memory.py [host:port]
 
 Embeddings here are random stand-ins for a real embedding model's output (384-d).
 """
 
+import os
 import sys
 
 import numpy as np
@@ -24,7 +25,7 @@ def embed(text: str) -> np.ndarray:
 
 
 def main() -> None:
-    with engram.EngramClient(TARGET) as client:
+    with engram.EngramClient(TARGET, token=os.environ.get("ENGRAM_TOKEN")) as client:
         try:
             client.create_space("agent-1", DIM, "cosine")
         except engram.AlreadyExists:

@@ -35,7 +35,8 @@ class EngramServer:
         deadline = time.monotonic() + timeout
         while True:
             self.proc = subprocess.Popen(
-                [LAUNCHER, "serve", "--grpc-port", str(self.port), "--no-http", "--data-dir", self.data_dir, *self.args],
+                [LAUNCHER, "serve", "--grpc-port", str(self.port), "--no-http", "--data-dir", self.data_dir, *self.args,
+                 *([] if "--auth" in self.args else ["--auth", "off"])],
                 stdout=subprocess.PIPE, stderr=log, cwd=REPO, start_new_session=True)
             line = self.proc.stdout.readline().decode("utf-8", "replace")
             m = re.search(r"gRPC on port (\d+)", line)

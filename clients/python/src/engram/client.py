@@ -25,7 +25,30 @@ _UNARY = {
     "Remember": (pb.RememberRequest, pb.RememberResponse),
     "Recall": (pb.RecallRequest, pb.RecallResponse),
     "Forget": (pb.ForgetRequest, pb.ForgetResponse),
+    "IssueToken": (pb.IssueTokenRequest, pb.IssueTokenResponse),
+    "ListTokens": (pb.ListTokensRequest, pb.ListTokensResponse),
+    "RevokeToken": (pb.RevokeTokenRequest, pb.RevokeTokenResponse),
 }
+
+RIGHTS = {"read": pb.TOKEN_RIGHT_READ, "write": pb.TOKEN_RIGHT_WRITE, "admin": pb.TOKEN_RIGHT_ADMIN}
+
+
+def _with_token(metadata, token: str | None) -> tuple:
+    """The call metadata plus ``authorization: Bearer <token>`` when a token is given."""
+    md = tuple(metadata or ())
+    if token is None:
+        return md
+    if not token or any(c.isspace() for c in token):
+        raise ValueError("token must be a non-empty string without spaces (value not shown)")
+    return md + (("authorization", f"Bearer {token}"),)
+
+
+def _issue_request(space_id: str, rights, ttl_seconds: int, name: str) -> pb.IssueTokenRequest:
+    try:
+        codes = [RIGHTS[r] if isinstance(r, str) else int(r) for r in rights]
+    except KeyError as e:
+        raise ValueError(f"rights must be among {sorted(RIGHTS)}, got {e.args[0]!r}") from None
+    return pb.IssueTokenRequest(memory_space_id=space_id, rights=codes, ttl_seconds=ttl_seconds, name=name)
 
 METRICS = {"cosine": pb.METRIC_COSINE, "dot": pb.METRIC_DOT, "l2": pb.METRIC_L2}
 
@@ -76,14 +99,15 @@ class _Methods:
 class EngramClient:
     """A synchronous client. ``EngramClient("localhost:50051")``; close it (or use ``with``).
 
-    ``timeout`` is each unary call's deadline in seconds; ``metadata`` is sent with every call.
+    ``timeout`` is each unary call's deadline in seconds; ``metadata`` is sent with every call;
+    ``token`` (a space token, or the admin token) is sent as ``authorization: Bearer <token>``.
     """
 
     def __init__(self, target: str, *, timeout: float = 30.0, metadata: Sequence[tuple[str, str]] | None = None,
-                 channel_options: Iterable[tuple[str, Any]] = ()):
+                 channel_options: Iterable[tuple[str, Any]] = (), token: str | None = None):
         self.target = target
         self.timeout = timeout
-        self.metadata = tuple(metadata or ())
+        self.metadata = _with_token(metadata, token)
         self._options = CHANNEL_OPTIONS + list(channel_options)
         self._channel = grpc.insecure_channel(target, options=self._options)
         self._methods = _Methods(self._channel)._m
@@ -121,6 +145,17 @@ class EngramClient:
     def forget(self, space_id: str, ids: Iterable[str]) -> int:
         return self._call("Forget", pb.ForgetRequest(memory_space_id=space_id, ids=list(ids))).forgotten
 
+    def issue_token(self, space_id: str, rights: Iterable[str] = ("read",), *, ttl_seconds: int = 0,
+                    name: str = "") -> pb.IssueTokenResponse:
+        """Issues a token for ``space_id`` (admin token only); the secret is in the answer, once."""
+        return self._call("IssueToken", _issue_request(space_id, rights, ttl_seconds, name))
+
+    def list_tokens(self) -> list[pb.TokenInfo]:
+        return list(self._call("ListTokens", pb.ListTokensRequest()).tokens)
+
+    def revoke_token(self, token_id: str) -> None:
+        self._call("RevokeToken", pb.RevokeTokenRequest(id=token_id))
+
     def stream(self, space_id: str, options: StreamOptions | None = None,
                listener: StreamListener | None = None, **option_overrides) -> Stream:
         """Opens an observe-and-recall stream on ``space_id``; its connection runs on a background
@@ -149,10 +184,10 @@ class AsyncEngramClient:
     """The asyncio client (``grpc.aio``); create and use it inside a running event loop."""
 
     def __init__(self, target: str, *, timeout: float = 30.0, metadata: Sequence[tuple[str, str]] | None = None,
-                 channel_options: Iterable[tuple[str, Any]] = ()):
+                 channel_options: Iterable[tuple[str, Any]] = (), token: str | None = None):
         self.target = target
         self.timeout = timeout
-        self.metadata = tuple(metadata or ())
+        self.metadata = _with_token(metadata, token)
         self._options = CHANNEL_OPTIONS + list(channel_options)
         self._channel = grpc.aio.insecure_channel(target, options=self._options)
         self._methods = _Methods(self._channel)._m

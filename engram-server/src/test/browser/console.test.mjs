@@ -56,7 +56,7 @@ async function startServer() {
   serverLog = join(dataDir, '..', `${dataDir.split('/').pop()}.log`);
   const out = createWriteStream(serverLog);
   log(`starting ${LAUNCHER} serve --http-port ${port} --grpc-port 0 --data-dir ${dataDir}`);
-  server = spawn(LAUNCHER, ['serve', '--http-port', String(port), '--grpc-port', '0', '--data-dir', dataDir], {
+  server = spawn(LAUNCHER, ['serve', '--http-port', String(port), '--grpc-port', '0', '--data-dir', dataDir, '--auth', 'off'], {
     cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
   });
   server.stdout.pipe(out);

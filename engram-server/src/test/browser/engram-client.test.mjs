@@ -80,6 +80,22 @@ test('streamUrl_httpBase_pointsAtStreamPathWithSpace', () => {
   assert.equal(streamUrl('https://h/v1/stream', 'x'), 'wss://h/v1/stream?space=x');
 });
 
+test('token_goesInTheInitMessage_neverInTheUrl', async () => {
+  const p = connect('http://localhost:7432', 's1', options({ token: 'egt_ab.secret' }));
+  await tick();
+  const ws = last();
+  const [init] = ws.take();
+  assert.equal(init.init.authorization, 'Bearer egt_ab.secret');
+  assert.ok(!ws.url.includes('secret'), 'the URL (which ends up in logs) has no token');
+  ws.receive({ initAck: { sessionId: 'x', nextSequence: '1', capabilities: { maxBatchSize: 10, maxMessageBytes: 1 << 20, queueCapacity: 10 } } });
+  await p;
+  const plain = connect('http://localhost:7432', 's1', options());
+  await tick();
+  assert.equal(last().take()[0].init.authorization, undefined);
+  last().receive({ initAck: { sessionId: 'y', nextSequence: '1', capabilities: { maxBatchSize: 10, maxMessageBytes: 1 << 20, queueCapacity: 10 } } });
+  await plain;
+});
+
 test('observe_afterInit_numbersFromNextSequenceInBatchesAndAckDropsBuffer', async () => {
   const { stream, ws } = await established('s1', {}, 41);
   for (let i = 0; i < 250; i++) stream.observe(episode(i));

@@ -24,14 +24,40 @@ const ui = {
   view: null, // live numbers of the current space
 };
 
+// ---- token ----
+// Kept in sessionStorage (gone with the tab), sent as Authorization: Bearer on REST calls and in the
+// stream's init message; never put in a URL.
+
+const TOKEN_KEY = 'engram.token';
+const token = () => sessionStorage.getItem(TOKEN_KEY) || '';
+
+function setupToken() {
+  const input = $('token-input');
+  if (!input) return;
+  input.value = token();
+  $('token-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const value = input.value.trim();
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+    location.reload();
+  });
+}
+
 // ---- REST ----
 
 async function api(method, path, body) {
+  const headers = body ? { 'content-type': 'application/json' } : {};
+  if (token()) headers.authorization = `Bearer ${token()}`;
   const res = await fetch(`${API}${path}`, {
     method,
-    headers: body ? { 'content-type': 'application/json' } : {},
+    headers,
     body: body ? JSON.stringify(body) : undefined,
   });
+  if (res.status === 401) {
+    $('token-input')?.focus();
+    $('token-form')?.classList.add('token-needed');
+  }
   const text = await res.text();
   let json = null;
   try {
@@ -162,7 +188,7 @@ async function openSpace(space) {
 
   let stream;
   try {
-    stream = await connect(location.origin, id, { bufferSize: 20_000, maxBatchSize: 250 });
+    stream = await connect(location.origin, id, { bufferSize: 20_000, maxBatchSize: 250, token: token() });
   } catch (e) {
     if (ui.current?.id === id) setStreamPill(`failed: ${e.message}`, 'pill-bad');
     return;
@@ -598,6 +624,7 @@ function hash(s) {
 // ---- start ----
 
 $('server-addr').textContent = location.host;
+setupToken();
 $('create-form').addEventListener('submit', createSpace);
 $('gen-start').addEventListener('click', startGenerator);
 $('gen-stop').addEventListener('click', stopGenerator);

@@ -87,8 +87,9 @@ const OPEN = 1;
  * @param {string} url ws(s):// or http(s):// address of the server; "/v1/stream" is added when the
  *     path is empty. Relative to the page when it starts with "/".
  * @param {string} space memory space id
- * @param {object} [options] see DEFAULTS; plus sessionId (resume a session) and WebSocket (an
- *     implementation to use instead of the global one)
+ * @param {object} [options] see DEFAULTS; plus sessionId (resume a session), WebSocket (an
+ *     implementation to use instead of the global one) and token (sent in the init message's
+ *     authorization field, since a browser WebSocket cannot set headers; never in the URL)
  * @returns {Promise<EngramStream>}
  */
 export function connect(url, space, options = {}) {
@@ -530,6 +531,7 @@ export class EngramStream extends EventTarget {
         init: { clientBufferSize: this._capacity, enableBackpressure: true, maxBatchSize: this.options.maxBatchSize },
       };
       if (call.resumeId) init.sessionId = call.resumeId;
+      if (this.options.token) init.init.authorization = `Bearer ${this.options.token}`;
       return JSON.stringify(init);
     }
     if (!call.established || call.closeSent) return null;

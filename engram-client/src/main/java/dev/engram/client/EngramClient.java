@@ -5,16 +5,25 @@ import dev.engram.proto.v1.DeleteSpaceRequest;
 import dev.engram.proto.v1.Episode;
 import dev.engram.proto.v1.ForgetRequest;
 import dev.engram.proto.v1.GetSpaceRequest;
+import dev.engram.proto.v1.IssueTokenRequest;
+import dev.engram.proto.v1.IssueTokenResponse;
 import dev.engram.proto.v1.ListSpacesRequest;
+import dev.engram.proto.v1.ListTokensRequest;
 import dev.engram.proto.v1.MemoryServiceGrpc;
 import dev.engram.proto.v1.Metric;
 import dev.engram.proto.v1.RecallRequest;
 import dev.engram.proto.v1.RecallResponse;
 import dev.engram.proto.v1.RememberRequest;
 import dev.engram.proto.v1.RememberResponse;
+import dev.engram.proto.v1.RevokeTokenRequest;
 import dev.engram.proto.v1.Space;
+import dev.engram.proto.v1.TokenInfo;
+import dev.engram.proto.v1.TokenRight;
+import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -45,6 +54,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Thread-safety: safe from any thread; share one client per server.
  */
 public final class EngramClient implements AutoCloseable {
+  private static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
   private final ManagedChannel channel;
   private final boolean ownsChannel;
   private final Duration callTimeout;
@@ -77,8 +89,16 @@ public final class EngramClient implements AutoCloseable {
     }
     this.callTimeout = b.callTimeout;
     this.scheduler = Executors.newSingleThreadScheduledExecutor(daemonThreads("engram-timer"));
-    this.blocking = MemoryServiceGrpc.newBlockingStub(channel);
-    this.async = MemoryServiceGrpc.newStub(channel);
+    if (b.token == null) {
+      this.blocking = MemoryServiceGrpc.newBlockingStub(channel);
+      this.async = MemoryServiceGrpc.newStub(channel);
+    } else {
+      Metadata headers = new Metadata();
+      headers.put(AUTHORIZATION, "Bearer " + b.token);
+      ClientInterceptor withToken = MetadataUtils.newAttachHeadersInterceptor(headers);
+      this.blocking = MemoryServiceGrpc.newBlockingStub(channel).withInterceptors(withToken);
+      this.async = MemoryServiceGrpc.newStub(channel).withInterceptors(withToken);
+    }
   }
 
   public static Builder builder() {
@@ -139,6 +159,32 @@ public final class EngramClient implements AutoCloseable {
     return stub()
         .forget(ForgetRequest.newBuilder().setMemorySpaceId(spaceId).addAllIds(ids).build())
         .getForgotten();
+  }
+
+  // ---- tokens (the admin token only) ----
+
+  /**
+   * Issues a token for {@code spaceId} with {@code rights}; its secret is in the answer, once.
+   *
+   * @param ttl its lifetime, or null for one that does not expire
+   */
+  public IssueTokenResponse issueToken(String spaceId, Duration ttl, TokenRight... rights) {
+    IssueTokenRequest.Builder b =
+        IssueTokenRequest.newBuilder().setMemorySpaceId(spaceId).addAllRights(List.of(rights));
+    if (ttl != null) {
+      b.setTtlSeconds(ttl.toSeconds());
+    }
+    return stub().issueToken(b.build());
+  }
+
+  /** Every token, without secrets. */
+  public List<TokenInfo> listTokens() {
+    return stub().listTokens(ListTokensRequest.getDefaultInstance()).getTokensList();
+  }
+
+  /** Revokes a token by id: it is refused from now on. */
+  public void revokeToken(String id) {
+    stub().revokeToken(RevokeTokenRequest.newBuilder().setId(id).build());
   }
 
   // ---- streams ----
@@ -204,8 +250,23 @@ public final class EngramClient implements AutoCloseable {
     private Duration callTimeout = Duration.ofSeconds(30);
     private Executor executor;
     private int maxInboundMessageBytes = EngramStream.DEFAULT_MAX_MESSAGE_BYTES;
+    private String token;
 
     private Builder() {}
+
+    /**
+     * The token every call and stream carries ({@code authorization: Bearer <token>} metadata): a
+     * space token, or the admin token for creating spaces and managing tokens.
+     */
+    public Builder token(String token) {
+      Objects.requireNonNull(token, "token");
+      if (token.isBlank() || token.chars().anyMatch(c -> c < 0x21 || c > 0x7e)) {
+        throw new IllegalArgumentException(
+            "token must be non-empty printable ASCII without spaces (value not shown)");
+      }
+      this.token = token;
+      return this;
+    }
 
     /** The server as {@code host:port}. */
     public Builder target(String hostPort) {

@@ -1,5 +1,8 @@
 package dev.engram.core;
 
+import dev.engram.core.auth.AuditLog;
+import dev.engram.core.auth.Authorizer;
+import dev.engram.core.auth.TokenStore;
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.ingest.IngestStats;
 import dev.engram.core.ingest.QuarantineRecorder;
@@ -27,6 +30,7 @@ import dev.engram.core.storage.StorageConfig;
 import dev.engram.core.storage.StorageStats;
 import dev.engram.core.telemetry.Door;
 import dev.engram.core.telemetry.EngineEvents;
+import java.security.SecureRandom;
 import java.util.List;
 import java.util.UUID;
 
@@ -45,6 +49,8 @@ public final class Engram implements AutoCloseable {
   private final SessionManager sessions;
   private final EngramConfig config;
   private final DurableStore store; // null: in memory only
+  private final Authorizer auth;
+  private final AuditLog audit;
   private DurableStore.Recovered recovered;
   private volatile boolean shuttingDown;
 
@@ -61,6 +67,16 @@ public final class Engram implements AutoCloseable {
    *     directory
    */
   public Engram(EngramConfig config, StorageConfig storage) {
+    this(config, storage, false);
+  }
+
+  /**
+   * As {@link #Engram(EngramConfig, StorageConfig)}, with authentication on or off: when on, every
+   * call through {@link #caller} and {@link #connect(Door, SessionOutput, String)} needs a token
+   * (see {@link Authorizer}). Tokens are stored with the data (in memory without a data directory),
+   * and administrative actions go to {@code <data-dir>/audit.log}.
+   */
+  public Engram(EngramConfig config, StorageConfig storage, boolean authEnabled) {
     this.config = config;
     this.store =
         storage == null ? null : DurableStore.open(storage, config.indexFactory(), config.clock());
@@ -95,6 +111,17 @@ public final class Engram implements AutoCloseable {
             config.drainTimeout().toNanos(),
             config.limits(),
             config.events());
+    this.auth =
+        new Authorizer(
+            authEnabled,
+            new TokenStore(
+                store == null ? TokenStore.Records.inMemory() : store,
+                config.clock(),
+                new SecureRandom()));
+    this.audit =
+        store == null
+            ? AuditLog.loggerOnly(config.clock())
+            : AuditLog.open(store.dataDir().resolve("audit.log"), config.clock());
     if (store != null) {
       try {
         recovered =
@@ -115,6 +142,30 @@ public final class Engram implements AutoCloseable {
   /** The store, or null for an in-memory engine. */
   public DurableStore store() {
     return store;
+  }
+
+  // ---- access ----
+
+  /** The access rules and tokens. */
+  public Authorizer auth() {
+    return auth;
+  }
+
+  AuditLog audit() {
+    return audit;
+  }
+
+  /**
+   * The engine as the holder of {@code authorization} may use it: what every door's unary calls go
+   * through.
+   *
+   * @param authorization the {@code Authorization} value the call carried ({@code Bearer <token>}),
+   *     or null
+   * @throws dev.engram.core.model.UnauthenticatedException if authentication is on and the token is
+   *     missing or not valid
+   */
+  public Caller caller(String authorization) {
+    return new Caller(this, auth, auth.principal(authorization));
   }
 
   // ---- spaces ----
@@ -227,6 +278,15 @@ public final class Engram implements AutoCloseable {
     return sessions.connect(door, output);
   }
 
+  /**
+   * A new stream on {@code door} whose transport carried {@code authorization} (null if none; the
+   * init message may carry it instead). The stream is checked at init (any right in its space),
+   * each observation needs {@code WRITE} and each recall {@code READ}.
+   */
+  public StreamConnection connect(Door door, SessionOutput output, String authorization) {
+    return sessions.connect(door, output, auth, authorization);
+  }
+
   public IngestStats ingestStats() {
     return queue.stats();
   }
@@ -261,6 +321,7 @@ public final class Engram implements AutoCloseable {
     if (store != null) {
       store.close(); // final graph snapshots, flush, unlock
     }
+    audit.close();
   }
 
   private void refuseIfShuttingDown() {

@@ -4,12 +4,14 @@ import dev.engram.core.Engram;
 import dev.engram.core.EngramConfig;
 import dev.engram.core.storage.StorageConfig;
 import dev.engram.proto.v1.MemoryServiceGrpc;
+import dev.engram.server.grpc.AuthInterceptor;
 import dev.engram.server.grpc.MemoryServiceImpl;
 import dev.engram.server.http.HttpDoor;
 import dev.engram.server.http.HttpOptions;
 import dev.engram.server.http.Operations;
 import dev.engram.server.metrics.EngramMetrics;
 import io.grpc.Server;
+import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -20,6 +22,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.InstantSource;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -44,6 +47,7 @@ public final class EngramServer implements AutoCloseable {
   private final Path dataDir;
   private final EngramMetrics metrics;
   private final AtomicBoolean serving; // false from the start of shutdown
+  private final String generatedAdminToken; // null unless generated at this (first) start
   private volatile boolean stopped; // written under this
 
   private EngramServer(
@@ -54,8 +58,10 @@ public final class EngramServer implements AutoCloseable {
       ExecutorService executor,
       Path dir,
       EngramMetrics metrics,
-      AtomicBoolean serving) {
+      AtomicBoolean serving,
+      String generatedAdminToken) {
     this.serving = serving;
+    this.generatedAdminToken = generatedAdminToken;
     this.engine = engine;
     this.metrics = metrics;
     this.grpc = grpc;
@@ -111,18 +117,52 @@ public final class EngramServer implements AutoCloseable {
       EngramConfig engine,
       EngramMetrics metrics)
       throws IOException {
+    return start(grpcPort, http, storage, engine, metrics, AccessOptions.OPEN);
+  }
+
+  /**
+   * As {@link #start(int, HttpOptions, StorageConfig, EngramConfig, EngramMetrics)}, with
+   * authentication and the listen address per {@code access}. With authentication on and no admin
+   * token given, the first start generates one: {@link #generatedAdminToken} has it, this once.
+   */
+  public static EngramServer start(
+      int grpcPort,
+      HttpOptions http,
+      StorageConfig storage,
+      EngramConfig engine,
+      EngramMetrics metrics,
+      AccessOptions access)
+      throws IOException {
     Path dataDir = storage.dataDir();
     Files.createDirectories(dataDir);
-    Engram core = new Engram(engine.withEvents(metrics), storage);
+    Engram core = new Engram(engine.withEvents(metrics), storage, access.auth());
+    String generated;
+    try {
+      generated =
+          access.auth()
+              ? core.auth()
+                  .tokens()
+                  .ensureAdmin(Optional.ofNullable(access.adminToken()))
+                  .orElse(null)
+              : null;
+    } catch (RuntimeException e) {
+      core.close();
+      throw e;
+    }
     metrics.bind(core);
     HealthStatusManager health = new HealthStatusManager();
     ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     Server server;
     try {
       server =
-          NettyServerBuilder.forAddress(new InetSocketAddress(grpcPort))
+          NettyServerBuilder.forAddress(
+                  access.bind() == null
+                      ? new InetSocketAddress(grpcPort)
+                      : new InetSocketAddress(access.bind(), grpcPort))
               .executor(executor)
-              .addService(new MemoryServiceImpl(core, InstantSource.system()))
+              .addService(
+                  ServerInterceptors.intercept(
+                      new MemoryServiceImpl(core, InstantSource.system()), new AuthInterceptor()))
               .addService(health.getHealthService())
               .addService(ProtoReflectionServiceV1.newInstance())
               .permitKeepAliveTime(10, TimeUnit.SECONDS)
@@ -141,7 +181,12 @@ public final class EngramServer implements AutoCloseable {
     if (http.enabled()) {
       try {
         door =
-            HttpDoor.start(core, http, InstantSource.system(), operations(metrics, core, serving));
+            HttpDoor.start(
+                core,
+                http,
+                InstantSource.system(),
+                operations(metrics, core, serving),
+                access.bind());
       } catch (RuntimeException e) {
         server.shutdownNow();
         core.close();
@@ -151,7 +196,16 @@ public final class EngramServer implements AutoCloseable {
     }
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(MemoryServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
-    return new EngramServer(core, server, door, health, executor, dataDir, metrics, serving);
+    return new EngramServer(
+        core, server, door, health, executor, dataDir, metrics, serving, generated);
+  }
+
+  /**
+   * The admin token generated at this start (the data directory had none and no admin token was
+   * given), to be shown once; empty otherwise. The server keeps only its hash.
+   */
+  public Optional<String> generatedAdminToken() {
+    return Optional.ofNullable(generatedAdminToken);
   }
 
   /** The server's metrics; {@link EngramMetrics#scrape} is what {@code /metrics} serves. */

@@ -184,7 +184,9 @@ class KillNineTest {
             "--snapshot-interval",
             "1",
             "--workers",
-            "1");
+            "1",
+            "--auth",
+            "off");
     server =
         new ProcessBuilder(command)
             .redirectError(dataDir.resolveSibling(dataDir.getFileName() + "-stderr.log").toFile())

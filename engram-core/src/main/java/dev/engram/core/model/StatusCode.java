@@ -9,11 +9,13 @@ public enum StatusCode {
   INVALID_ARGUMENT(3),
   NOT_FOUND(5),
   ALREADY_EXISTS(6),
+  PERMISSION_DENIED(7),
   RESOURCE_EXHAUSTED(8),
   FAILED_PRECONDITION(9),
   ABORTED(10),
   INTERNAL(13),
-  UNAVAILABLE(14);
+  UNAVAILABLE(14),
+  UNAUTHENTICATED(16);
 
   private final int number;
 
@@ -34,6 +36,8 @@ public enum StatusCode {
       case AlreadyExistsException ignored -> ALREADY_EXISTS;
       case OverloadedException ignored -> RESOURCE_EXHAUSTED;
       case UnavailableException ignored -> UNAVAILABLE;
+      case UnauthenticatedException ignored -> UNAUTHENTICATED;
+      case PermissionDeniedException ignored -> PERMISSION_DENIED;
       default -> INTERNAL;
     };
   }

@@ -1,5 +1,6 @@
 package dev.engram.core.session;
 
+import dev.engram.core.auth.Authorizer;
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.model.Echo;
 import dev.engram.core.model.MessageLimits;
@@ -108,7 +109,16 @@ public final class SessionManager implements AutoCloseable {
    * the stream's outcomes are counted under the door.
    */
   public StreamConnection connect(Door door, SessionOutput output) {
-    return new StreamConnection(this, door, output);
+    return new StreamConnection(this, door, output, null, null);
+  }
+
+  /**
+   * A new stream on {@code door} checked by {@code auth}: {@code authorization} is what the
+   * transport carried (null if nothing; the init message may carry it instead).
+   */
+  public StreamConnection connect(
+      Door door, SessionOutput output, Authorizer auth, String authorization) {
+    return new StreamConnection(this, door, output, auth, authorization);
   }
 
   /** Sessions kept for resume (attached or not). */

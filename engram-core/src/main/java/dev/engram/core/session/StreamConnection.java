@@ -1,10 +1,13 @@
 package dev.engram.core.session;
 
+import dev.engram.core.auth.Authorizer;
+import dev.engram.core.auth.Right;
 import dev.engram.core.model.Echo;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.InvalidInputException;
 import dev.engram.core.model.RecallQuery;
+import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.StatusCode;
 import dev.engram.core.telemetry.Door;
 import dev.engram.core.telemetry.EngineEvents;
@@ -23,17 +26,34 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Metrics: the transport's output is wrapped once, here, so every door reports the same events
  * under its own {@link Door}: each rejection and error sent, each resend asked, and the stream's
  * open and its end, counted exactly once whether the server ended it or the transport went away.
+ *
+ * <p>Access: with an {@link Authorizer}, the token (the transport's, else the init message's) is
+ * checked at init: any right in the stream's space opens it ({@code UNAUTHENTICATED} or {@code
+ * PERMISSION_DENIED} end it otherwise, before the space is looked up); then observations need
+ * {@code WRITE} (else the stream ends with {@code PERMISSION_DENIED}) and recalls {@code READ}
+ * (else a {@code Rejection}). The token is checked again on every such frame (one HMAC), so a token
+ * revoked or expired while its stream is open stops working at the stream's next frame.
  */
 public final class StreamConnection {
   private final SessionManager manager;
   private final Door door;
   private final MeteredOutput output;
+  private final Authorizer auth; // null: no checks (in-process streams)
+  private final String transportAuthorization; // null: the transport carried none
+  private String credential; // the token this stream uses, chosen at init
   private volatile Session session;
   private boolean ended;
 
-  StreamConnection(SessionManager manager, Door door, SessionOutput output) {
+  StreamConnection(
+      SessionManager manager,
+      Door door,
+      SessionOutput output,
+      Authorizer auth,
+      String transportAuthorization) {
     this.manager = manager;
     this.door = door;
+    this.auth = auth;
+    this.transportAuthorization = transportAuthorization;
     this.output = new MeteredOutput(output, door, manager.events());
     manager.events().streamOpened(door);
   }
@@ -45,6 +65,14 @@ public final class StreamConnection {
    * @param resumeSessionId a session to resume, or empty for a new one
    */
   public void onInit(String spaceId, String resumeSessionId) {
+    onInit(spaceId, resumeSessionId, "");
+  }
+
+  /**
+   * The stream's first message, carrying the token when the transport could not ({@code
+   * StreamInit.authorization}; ignored when the transport carried one).
+   */
+  public void onInit(String spaceId, String resumeSessionId, String initAuthorization) {
     if (ended) {
       return;
     }
@@ -53,6 +81,13 @@ public final class StreamConnection {
       return;
     }
     try {
+      if (auth != null) {
+        credential =
+            transportAuthorization == null || transportAuthorization.isBlank()
+                ? initAuthorization
+                : transportAuthorization;
+        auth.requireAny(auth.principal(credential), SpaceId.of(spaceId));
+      }
       session = manager.open(spaceId, resumeSessionId, output);
     } catch (EngramException e) {
       fail(StatusCode.of(e), e.getMessage());
@@ -77,6 +112,9 @@ public final class StreamConnection {
       return;
     }
     try {
+      if (auth != null) {
+        auth.require(auth.principal(credential), s.space().config().id(), Right.WRITE);
+      }
       manager.limits().checkBatch(episodes.size());
     } catch (EngramException e) {
       fail(StatusCode.of(e), e.getMessage());
@@ -88,9 +126,18 @@ public final class StreamConnection {
   /** A recall request on the stream; it may search only the stream's space. */
   public void onRecall(long sequenceNumber, RecallQuery query) {
     Session s = requireSession("recall");
-    if (s != null) {
-      s.recall(output, door, sequenceNumber, query);
+    if (s == null) {
+      return;
     }
+    if (auth != null) {
+      try {
+        auth.require(auth.principal(credential), s.space().config().id(), Right.READ);
+      } catch (EngramException e) {
+        s.rejectRecall(output, sequenceNumber, query.requestId(), e);
+        return;
+      }
+    }
+    s.recall(output, door, sequenceNumber, query);
   }
 
   /**

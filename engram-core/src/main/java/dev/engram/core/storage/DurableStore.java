@@ -1,5 +1,6 @@
 package dev.engram.core.storage;
 
+import dev.engram.core.auth.TokenStore;
 import dev.engram.core.index.VectorIndex;
 import dev.engram.core.ingest.QuarantineRecorder;
 import dev.engram.core.model.SpaceConfig;
@@ -73,7 +74,8 @@ import org.rocksdb.RocksDBException;
  * state is in a {@link ConcurrentHashMap} read lock-free on the accept path. Snapshots run on one
  * scheduled thread (and at close) under {@link #snapshotLock}.
  */
-public final class DurableStore implements Journal, QuarantineRecorder, AutoCloseable {
+public final class DurableStore
+    implements Journal, QuarantineRecorder, TokenStore.Records, AutoCloseable {
   private static final System.Logger LOG = System.getLogger(DurableStore.class.getName());
 
   private final StorageConfig config;
@@ -270,6 +272,31 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
       committer.sync();
     } catch (RocksDBException e) {
       throw EpisodeStore.failure("syncing a quarantine", e);
+    }
+  }
+
+  // ---- tokens (core.auth.TokenStore's records: salted hashes, never secrets) ----
+
+  @Override
+  public Map<String, byte[]> loadTokens() {
+    return kv.tokens();
+  }
+
+  @Override
+  public void putToken(String id, byte[] record) {
+    writeToken(id, record);
+  }
+
+  @Override
+  public void removeToken(String id) {
+    writeToken(id, null);
+  }
+
+  private void writeToken(String id, byte[] record) {
+    try {
+      kv.writeToken(id, record, config.fsync() != FsyncPolicy.NEVER);
+    } catch (RocksDBException e) {
+      throw EpisodeStore.failure("writing a token record", e);
     }
   }
 

@@ -9,11 +9,14 @@ import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
@@ -58,6 +61,7 @@ final class EpisodeStore implements AutoCloseable {
   final ColumnFamilyHandle episodes;
   final ColumnFamilyHandle sessions;
   final ColumnFamilyHandle quarantine;
+  final ColumnFamilyHandle tokens;
 
   private EpisodeStore(
       Path dir,
@@ -79,6 +83,7 @@ final class EpisodeStore implements AutoCloseable {
     this.episodes = handles.get(2);
     this.sessions = handles.get(3);
     this.quarantine = handles.get(4);
+    this.tokens = handles.get(5);
   }
 
   /**
@@ -127,7 +132,8 @@ final class EpisodeStore implements AutoCloseable {
             new ColumnFamilyDescriptor(Codec.utf8("spaces"), cfOptions),
             new ColumnFamilyDescriptor(Codec.utf8("episodes"), cfOptions),
             new ColumnFamilyDescriptor(Codec.utf8("sessions"), cfOptions),
-            new ColumnFamilyDescriptor(Codec.utf8("quarantine"), cfOptions));
+            new ColumnFamilyDescriptor(Codec.utf8("quarantine"), cfOptions),
+            new ColumnFamilyDescriptor(Codec.utf8("tokens"), cfOptions));
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
       RocksDB db = RocksDB.open(dbOptions, dir.resolve("rocksdb").toString(), descriptors, handles);
@@ -174,6 +180,25 @@ final class EpisodeStore implements AutoCloseable {
     List<StoredQuarantine> out = new ArrayList<>();
     scan(quarantine, null, (k, v) -> out.add(Codec.quarantine(k, v)));
     return out;
+  }
+
+  /** Every token record by token id. */
+  Map<String, byte[]> tokens() {
+    Map<String, byte[]> out = new HashMap<>();
+    scan(tokens, null, (k, v) -> out.put(new String(k, StandardCharsets.UTF_8), v));
+    return out;
+  }
+
+  /** Writes (value non-null) or deletes one token record, synced unless {@code sync} is false. */
+  void writeToken(String id, byte[] value, boolean sync) throws RocksDBException {
+    try (WriteOptions options = new WriteOptions().setSync(sync)) {
+      byte[] key = Codec.utf8(id);
+      if (value == null) {
+        db.delete(tokens, options, key);
+      } else {
+        db.put(tokens, options, key, value);
+      }
+    }
   }
 
   /** Every stored episode, in key order (space incarnation, then id). */

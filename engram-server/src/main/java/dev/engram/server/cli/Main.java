@@ -5,10 +5,13 @@ import dev.engram.core.model.EngramException;
 import dev.engram.core.model.MessageLimits;
 import dev.engram.core.storage.FsyncPolicy;
 import dev.engram.core.storage.StorageConfig;
+import dev.engram.server.AccessOptions;
 import dev.engram.server.EngramServer;
 import dev.engram.server.http.HttpOptions;
+import dev.engram.server.metrics.EngramMetrics;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -26,6 +29,7 @@ public final class Main {
       usage: engram serve [--grpc-port N] [--http-port N | --no-http] [--data-dir DIR]
                           [--fsync always|interval|never] [--snapshot-interval SECONDS]
                           [--queue-capacity N] [--workers N] [--max-message-bytes N]
+                          [--auth on|off] [--admin-token-file PATH] [--bind ADDR]
 
         --grpc-port N        gRPC port (default 50051; 0 picks a free port)
         --http-port N        HTTP port: REST under /v1, WebSocket stream at /v1/stream, console at /
@@ -40,6 +44,14 @@ public final class Main {
         --max-message-bytes N  largest message the server reads and largest recall answer it
                              writes, in bytes (default 4194304 = 4 MiB, gRPC's default; 16384 to
                              1073741824); advertised to stream clients, which split batches to fit
+        --auth on|off        on (default): every call needs a token (Authorization: Bearer ...);
+                             off: anyone who can connect may do anything; allowed only with a
+                             loopback --bind, and says so at start
+        --admin-token-file PATH  the admin token (creates spaces, issues tokens) is the content of
+                             this file; without it one is generated at the first start and printed
+                             once (only its hash is kept)
+        --bind ADDR          address gRPC and HTTP listen on (default 127.0.0.1; 0.0.0.0: every
+                             interface)
       """;
 
   private Main() {}
@@ -75,6 +87,13 @@ public final class Main {
       err.print(USAGE);
       return 2;
     }
+    if (!options.access().auth()) {
+      err.println(
+          "engram: WARNING: authentication is OFF (--auth off): anyone who can connect to "
+              + options.access().bind()
+              + " may read, change and delete every memory space");
+      err.flush();
+    }
     EngramServer server;
     try {
       server =
@@ -82,8 +101,10 @@ public final class Main {
               options.grpcPort(),
               HttpOptions.onPort(options.httpPort()),
               options.storage(),
-              options.engineConfig());
-    } catch (EngramException e) {
+              options.engineConfig(),
+              EngramMetrics.prometheus(),
+              options.access());
+    } catch (EngramException | IllegalArgumentException e) {
       err.println("engram: " + e.getMessage());
       return 1;
     }
@@ -98,6 +119,12 @@ public final class Main {
         options.dataDir().toAbsolutePath(),
         options.engineConfig().queueCapacity(),
         options.engineConfig().workers());
+    server
+        .generatedAdminToken()
+        .ifPresent(
+            token ->
+                out.println(
+                    "Admin token (shown this once; the server keeps only its hash): " + token));
     out.flush();
     server.awaitTermination();
     return 0;
@@ -105,7 +132,11 @@ public final class Main {
 
   /** The options of {@code engram serve}, each checked as it is parsed. */
   record ServeOptions(
-      int grpcPort, int httpPort, StorageConfig storage, EngramConfig engineConfig) {
+      int grpcPort,
+      int httpPort,
+      StorageConfig storage,
+      EngramConfig engineConfig,
+      AccessOptions access) {
 
     Path dataDir() {
       return storage.dataDir();
@@ -118,6 +149,9 @@ public final class Main {
       FsyncPolicy fsync = FsyncPolicy.INTERVAL;
       Duration snapshotInterval = StorageConfig.DEFAULT_SNAPSHOT_INTERVAL;
       EngramConfig.Builder engine = EngramConfig.builder();
+      boolean auth = true;
+      Path adminTokenFile = null;
+      String bind = "127.0.0.1";
       Deque<String> rest = new ArrayDeque<>(args);
       while (!rest.isEmpty()) {
         String option = rest.pop();
@@ -138,12 +172,50 @@ public final class Main {
                       rest,
                       MessageLimits.MIN_MESSAGE_BYTES,
                       MessageLimits.MAX_MESSAGE_BYTES));
+          case "--auth" -> auth = onOff(option, value(option, rest));
+          case "--admin-token-file" -> adminTokenFile = Path.of(value(option, rest));
+          case "--bind" -> bind = value(option, rest);
           default -> throw new IllegalArgumentException("unknown option '" + option + "'");
         }
       }
       StorageConfig storage =
           StorageConfig.of(dataDir).withFsync(fsync).withSnapshotInterval(snapshotInterval);
-      return new ServeOptions(port, httpPort, storage, engine.build());
+      if (!auth && !AccessOptions.isLoopback(bind)) {
+        throw new IllegalArgumentException(
+            "--auth off is allowed only on a loopback address (--bind 127.0.0.1 or ::1), not "
+                + bind);
+      }
+      String adminToken = null;
+      if (adminTokenFile != null) {
+        if (!auth) {
+          throw new IllegalArgumentException("--admin-token-file needs --auth on");
+        }
+        try {
+          adminToken = Files.readString(adminTokenFile).strip();
+        } catch (IOException e) {
+          throw new IllegalArgumentException(
+              "--admin-token-file: cannot read " + adminTokenFile + ": " + e.getMessage());
+        }
+        if (adminToken.length() < 16) {
+          throw new IllegalArgumentException(
+              "--admin-token-file: the token must have at least 16 characters");
+        }
+      }
+      return new ServeOptions(
+          port,
+          httpPort,
+          storage,
+          engine.build(),
+          new AccessOptions(auth, adminToken, bind.equals("0.0.0.0") ? null : bind));
+    }
+
+    private static boolean onOff(String option, String value) {
+      return switch (value) {
+        case "on" -> true;
+        case "off" -> false;
+        default ->
+            throw new IllegalArgumentException(option + " must be on or off, got '" + value + "'");
+      };
     }
 
     /** Like {@link #intValue}, but "-1" is a value here, not an option. */

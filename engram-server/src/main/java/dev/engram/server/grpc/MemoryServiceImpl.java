@@ -3,6 +3,7 @@ package dev.engram.server.grpc;
 import com.google.protobuf.Any;
 import com.google.protobuf.Duration;
 import com.google.rpc.RetryInfo;
+import dev.engram.core.Caller;
 import dev.engram.core.Engram;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.OverloadedException;
@@ -18,13 +19,19 @@ import dev.engram.proto.v1.DeleteSpaceResponse;
 import dev.engram.proto.v1.ForgetRequest;
 import dev.engram.proto.v1.ForgetResponse;
 import dev.engram.proto.v1.GetSpaceRequest;
+import dev.engram.proto.v1.IssueTokenRequest;
+import dev.engram.proto.v1.IssueTokenResponse;
 import dev.engram.proto.v1.ListSpacesRequest;
 import dev.engram.proto.v1.ListSpacesResponse;
+import dev.engram.proto.v1.ListTokensRequest;
+import dev.engram.proto.v1.ListTokensResponse;
 import dev.engram.proto.v1.MemoryServiceGrpc;
 import dev.engram.proto.v1.RecallRequest;
 import dev.engram.proto.v1.RecallResponse;
 import dev.engram.proto.v1.RememberRequest;
 import dev.engram.proto.v1.RememberResponse;
+import dev.engram.proto.v1.RevokeTokenRequest;
+import dev.engram.proto.v1.RevokeTokenResponse;
 import dev.engram.proto.v1.Space;
 import dev.engram.proto.v1.StreamRequest;
 import dev.engram.proto.v1.StreamResponse;
@@ -62,7 +69,8 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
         (ServerCallStreamObserver<StreamResponse>) responses;
     call.disableAutoRequest();
     GrpcStreamOutput output = new GrpcStreamOutput(call, clock);
-    StreamConnection connection = engine.connect(Door.GRPC, output);
+    StreamConnection connection =
+        engine.connect(Door.GRPC, output, AuthInterceptor.CREDENTIAL.get());
     call.setOnReadyHandler(output::onReady);
     call.setOnCancelHandler(
         () -> {
@@ -95,10 +103,11 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
         responses,
         () -> {
           Acceptor.Remembered r =
-              engine.remember(
-                  Door.GRPC,
-                  SpaceId.of(request.getMemorySpaceId()),
-                  ProtoMapper.toModel(request.getEpisodesList()));
+              caller()
+                  .remember(
+                      Door.GRPC,
+                      SpaceId.of(request.getMemorySpaceId()),
+                      ProtoMapper.toModel(request.getEpisodesList()));
           return RememberResponse.newBuilder()
               .addAllIds(r.ids())
               .setDuplicates(r.duplicates())
@@ -113,10 +122,11 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
         () ->
             ProtoMapper.toProto(
                 request.getRequestId(),
-                engine.recall(
-                    Door.GRPC,
-                    SpaceId.of(request.getMemorySpaceId()),
-                    ProtoMapper.toModel(request))));
+                caller()
+                    .recall(
+                        Door.GRPC,
+                        SpaceId.of(request.getMemorySpaceId()),
+                        ProtoMapper.toModel(request))));
   }
 
   @Override
@@ -126,7 +136,7 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
         () ->
             ForgetResponse.newBuilder()
                 .setForgotten(
-                    engine.forget(SpaceId.of(request.getMemorySpaceId()), request.getIdsList()))
+                    caller().forget(SpaceId.of(request.getMemorySpaceId()), request.getIdsList()))
                 .build());
   }
 
@@ -136,18 +146,19 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
         responses,
         () ->
             ProtoMapper.toProto(
-                engine.createSpace(
-                    new SpaceConfig(
-                        SpaceId.of(request.getMemorySpaceId()),
-                        request.getDimension(),
-                        ProtoMapper.toModel(request)))));
+                caller()
+                    .createSpace(
+                        new SpaceConfig(
+                            SpaceId.of(request.getMemorySpaceId()),
+                            request.getDimension(),
+                            ProtoMapper.toModel(request)))));
   }
 
   @Override
   public void getSpace(GetSpaceRequest request, StreamObserver<Space> responses) {
     unary(
         responses,
-        () -> ProtoMapper.toProto(engine.getSpace(SpaceId.of(request.getMemorySpaceId()))));
+        () -> ProtoMapper.toProto(caller().getSpace(SpaceId.of(request.getMemorySpaceId()))));
   }
 
   @Override
@@ -156,7 +167,7 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
         responses,
         () ->
             ListSpacesResponse.newBuilder()
-                .addAllSpaces(engine.listSpaces().stream().map(ProtoMapper::toProto).toList())
+                .addAllSpaces(caller().listSpaces().stream().map(ProtoMapper::toProto).toList())
                 .build());
   }
 
@@ -166,9 +177,35 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
     unary(
         responses,
         () -> {
-          engine.deleteSpace(SpaceId.of(request.getMemorySpaceId()));
+          caller().deleteSpace(SpaceId.of(request.getMemorySpaceId()));
           return DeleteSpaceResponse.getDefaultInstance();
         });
+  }
+
+  @Override
+  public void issueToken(IssueTokenRequest request, StreamObserver<IssueTokenResponse> responses) {
+    unary(responses, () -> TokenMapper.issue(caller(), request));
+  }
+
+  @Override
+  public void listTokens(ListTokensRequest request, StreamObserver<ListTokensResponse> responses) {
+    unary(responses, () -> TokenMapper.list(caller()));
+  }
+
+  @Override
+  public void revokeToken(
+      RevokeTokenRequest request, StreamObserver<RevokeTokenResponse> responses) {
+    unary(
+        responses,
+        () -> {
+          caller().revokeToken(request.getId());
+          return RevokeTokenResponse.getDefaultInstance();
+        });
+  }
+
+  /** The engine as this call's token may use it (checked on every call). */
+  private Caller caller() {
+    return engine.caller(AuthInterceptor.CREDENTIAL.get());
   }
 
   private <T> void unary(StreamObserver<T> responses, Supplier<T> call) {

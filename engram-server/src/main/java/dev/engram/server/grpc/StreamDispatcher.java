@@ -25,7 +25,8 @@ public final class StreamDispatcher {
     long sequence = request.getSequenceNumber();
     try {
       switch (request.getKindCase()) {
-        case INIT -> connection.onInit(space, request.getSessionId());
+        case INIT ->
+            connection.onInit(space, request.getSessionId(), request.getInit().getAuthorization());
         case OBSERVATION ->
             connection.onObservations(
                 space, sequence, ProtoMapper.toModel(List.of(request.getObservation())));

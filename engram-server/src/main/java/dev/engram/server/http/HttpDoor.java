@@ -51,6 +51,15 @@ public final class HttpDoor implements AutoCloseable {
    */
   public static HttpDoor start(
       Engram engine, HttpOptions options, InstantSource clock, Operations operations) {
+    return start(engine, options, clock, operations, null);
+  }
+
+  /**
+   * As {@link #start(Engram, HttpOptions, InstantSource, Operations)}, listening on {@code host}
+   * only (null: every interface).
+   */
+  public static HttpDoor start(
+      Engram engine, HttpOptions options, InstantSource clock, Operations operations, String host) {
     WsStreams streams = new WsStreams(options.keepAlive().toMillis());
     String openApi = resource("/dev/engram/server/http/openapi.json");
     RestApi rest = new RestApi(engine);
@@ -64,6 +73,9 @@ public final class HttpDoor implements AutoCloseable {
               config.concurrency.useVirtualThreads = true;
               config.http.maxRequestSize = maxBytes;
               config.jetty.port = options.port();
+              if (host != null) {
+                config.jetty.host = host;
+              }
               if (HttpDoor.class.getResource(options.consoleDirectory() + "/index.html") != null) {
                 config.staticFiles.add(
                     files -> {
@@ -185,7 +197,8 @@ public final class HttpDoor implements AutoCloseable {
                 clock,
                 options,
                 streams,
-                space == null || space.isEmpty() ? "" : space.getFirst());
+                space == null || space.isEmpty() ? "" : space.getFirst(),
+                request.getHeader("Authorization"));
           });
     }
   }

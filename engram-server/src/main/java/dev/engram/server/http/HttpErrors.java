@@ -23,6 +23,8 @@ final class HttpErrors {
     return switch (code) {
       case OK -> 200;
       case INVALID_ARGUMENT, FAILED_PRECONDITION -> 400;
+      case UNAUTHENTICATED -> 401;
+      case PERMISSION_DENIED -> 403;
       case NOT_FOUND -> 404;
       case ALREADY_EXISTS, ABORTED -> 409;
       case RESOURCE_EXHAUSTED -> 429;

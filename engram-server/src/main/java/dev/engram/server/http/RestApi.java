@@ -2,6 +2,7 @@ package dev.engram.server.http;
 
 import com.google.protobuf.Message;
 import com.google.protobuf.Struct;
+import dev.engram.core.Caller;
 import dev.engram.core.Engram;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
@@ -15,11 +16,14 @@ import dev.engram.core.telemetry.Door;
 import dev.engram.proto.v1.CreateSpaceRequest;
 import dev.engram.proto.v1.DeleteSpaceResponse;
 import dev.engram.proto.v1.ForgetResponse;
+import dev.engram.proto.v1.IssueTokenRequest;
 import dev.engram.proto.v1.ListSpacesResponse;
 import dev.engram.proto.v1.RecallRequest;
 import dev.engram.proto.v1.RememberRequest;
 import dev.engram.proto.v1.RememberResponse;
+import dev.engram.proto.v1.RevokeTokenResponse;
 import dev.engram.server.grpc.ProtoMapper;
+import dev.engram.server.grpc.TokenMapper;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
@@ -55,6 +59,9 @@ final class RestApi {
     routes.get(EPISODE_PATH, this::getEpisode);
     routes.delete(EPISODE_PATH, this::forget);
     routes.post("/v1/spaces/{id}/recall", this::recall);
+    routes.post("/v1/tokens", this::issueToken);
+    routes.get("/v1/tokens", this::listTokens);
+    routes.delete("/v1/tokens/{tokenId}", this::revokeToken);
     routes.exception(
         EngramException.class,
         (e, ctx) -> {
@@ -104,11 +111,12 @@ final class RestApi {
   private void createSpace(Context ctx) {
     CreateSpaceRequest request = body(ctx, CreateSpaceRequest.newBuilder()).build();
     var info =
-        engine.createSpace(
-            new SpaceConfig(
-                SpaceId.of(request.getMemorySpaceId()),
-                request.getDimension(),
-                ProtoMapper.toModel(request)));
+        caller(ctx)
+            .createSpace(
+                new SpaceConfig(
+                    SpaceId.of(request.getMemorySpaceId()),
+                    request.getDimension(),
+                    ProtoMapper.toModel(request)));
     ctx.header("Location", "/v1/spaces/" + info.config().id().value());
     json(ctx, 201, ProtoMapper.toProto(info));
   }
@@ -118,16 +126,16 @@ final class RestApi {
         ctx,
         200,
         ListSpacesResponse.newBuilder()
-            .addAllSpaces(engine.listSpaces().stream().map(ProtoMapper::toProto).toList())
+            .addAllSpaces(caller(ctx).listSpaces().stream().map(ProtoMapper::toProto).toList())
             .build());
   }
 
   private void getSpace(Context ctx) {
-    json(ctx, 200, ProtoMapper.toProto(engine.getSpace(space(ctx))));
+    json(ctx, 200, ProtoMapper.toProto(caller(ctx).getSpace(space(ctx))));
   }
 
   private void deleteSpace(Context ctx) {
-    engine.deleteSpace(space(ctx));
+    caller(ctx).deleteSpace(space(ctx));
     json(ctx, 200, DeleteSpaceResponse.getDefaultInstance());
   }
 
@@ -149,7 +157,7 @@ final class RestApi {
               ProtoMapper.toModel(
                   JsonCodec.parse(body, dev.engram.proto.v1.Episode.newBuilder()).build()));
     }
-    Acceptor.Remembered r = engine.remember(Door.REST, space, episodes);
+    Acceptor.Remembered r = caller(ctx).remember(Door.REST, space, episodes);
     json(
         ctx,
         200,
@@ -159,7 +167,7 @@ final class RestApi {
   private void getEpisode(Context ctx) {
     SpaceId space = space(ctx);
     String id = ctx.pathParam("episodeId");
-    Episode episode = engine.episode(space, id);
+    Episode episode = caller(ctx).episode(space, id);
     if (episode == null) {
       throw new NotFoundException(
           "episode '%s' is not stored in memory space '%s'"
@@ -169,7 +177,7 @@ final class RestApi {
   }
 
   private void forget(Context ctx) {
-    int forgotten = engine.forget(space(ctx), List.of(ctx.pathParam("episodeId")));
+    int forgotten = caller(ctx).forget(space(ctx), List.of(ctx.pathParam("episodeId")));
     json(ctx, 200, ForgetResponse.newBuilder().setForgotten(forgotten).build());
   }
 
@@ -182,10 +190,31 @@ final class RestApi {
         200,
         ProtoMapper.toProto(
             request.getRequestId(),
-            engine.recall(
-                Door.REST,
-                space,
-                ProtoMapper.toModel(request.toBuilder().setMemorySpaceId(space.value()).build()))));
+            caller(ctx)
+                .recall(
+                    Door.REST,
+                    space,
+                    ProtoMapper.toModel(
+                        request.toBuilder().setMemorySpaceId(space.value()).build()))));
+  }
+
+  private void issueToken(Context ctx) {
+    IssueTokenRequest request = body(ctx, IssueTokenRequest.newBuilder()).build();
+    json(ctx, 201, TokenMapper.issue(caller(ctx), request));
+  }
+
+  private void listTokens(Context ctx) {
+    json(ctx, 200, TokenMapper.list(caller(ctx)));
+  }
+
+  private void revokeToken(Context ctx) {
+    caller(ctx).revokeToken(ctx.pathParam("tokenId"));
+    json(ctx, 200, RevokeTokenResponse.getDefaultInstance());
+  }
+
+  /** The engine as this request's {@code Authorization: Bearer} token may use it. */
+  private Caller caller(Context ctx) {
+    return engine.caller(ctx.header("Authorization"));
   }
 
   private static SpaceId space(Context ctx) {
@@ -215,6 +244,8 @@ final class RestApi {
 
   private static String codeFor(int status) {
     return switch (status) {
+      case 401 -> "UNAUTHENTICATED";
+      case 403 -> "PERMISSION_DENIED";
       case 404 -> "NOT_FOUND";
       case 413, 429 -> "RESOURCE_EXHAUSTED";
       case 503 -> "UNAVAILABLE";

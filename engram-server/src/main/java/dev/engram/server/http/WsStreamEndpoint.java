@@ -27,6 +27,9 @@ import org.eclipse.jetty.websocket.api.Session;
  * are consumed), a recall a {@code Rejection} with its {@code request_id}, anything else ends the
  * stream, each naming the field.
  *
+ * <p>The token comes from the upgrade request's {@code Authorization} header or the init frame's
+ * {@code authorization} field, never from the query string (which ends up in access logs).
+ *
  * <p>Public only because Jetty binds the listener methods by reflection.
  *
  * <p>Thread-safety: Jetty calls the listener methods of one socket one at a time (demand makes them
@@ -38,12 +41,19 @@ public final class WsStreamEndpoint implements Session.Listener {
   private final HttpOptions options;
   private final WsStreams streams;
   private final String space;
+  private final String authorization; // the upgrade request's header, or null
   private Session ws;
   private WsStreamOutput output;
   private StreamConnection connection;
 
   WsStreamEndpoint(
-      Engram engine, InstantSource clock, HttpOptions options, WsStreams streams, String space) {
+      Engram engine,
+      InstantSource clock,
+      HttpOptions options,
+      WsStreams streams,
+      String space,
+      String authorization) {
+    this.authorization = authorization;
     this.engine = engine;
     this.clock = clock;
     this.options = options;
@@ -56,7 +66,7 @@ public final class WsStreamEndpoint implements Session.Listener {
     this.ws = ws;
     output = new WsStreamOutput(ws, clock, options.maxOutboundBytes(), streams);
     streams.opened(output);
-    connection = engine.connect(Door.WEBSOCKET, output);
+    connection = engine.connect(Door.WEBSOCKET, output, authorization);
     output.requestMore(); // the init frame
   }
 

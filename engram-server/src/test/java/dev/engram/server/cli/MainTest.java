@@ -54,6 +54,34 @@ class MainTest {
   }
 
   @Test
+  void authOff_onlyOnLoopback_exit2() throws Exception {
+    assertThat(run("serve", "--auth", "off", "--bind", "0.0.0.0")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("--auth off is allowed only on a loopback address");
+    assertThat(run("serve", "--auth", "maybe")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("--auth must be on or off");
+    Main.ServeOptions o = Main.ServeOptions.parse(List.of("--auth", "off"));
+    assertThat(o.access().auth()).isFalse();
+    assertThat(o.access().bind()).isEqualTo("127.0.0.1");
+    assertThat(Main.ServeOptions.parse(List.of()).access().auth()).isTrue();
+  }
+
+  @Test
+  void adminTokenFile_readAndChecked(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    Path file = dir.resolve("admin");
+    java.nio.file.Files.writeString(file, "a-long-enough-admin-token\n");
+    assertThat(
+            Main.ServeOptions.parse(List.of("--admin-token-file", file.toString()))
+                .access()
+                .adminToken())
+        .isEqualTo("a-long-enough-admin-token");
+    java.nio.file.Files.writeString(file, "short");
+    assertThat(run("serve", "--admin-token-file", file.toString())).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("at least 16 characters");
+    assertThat(err.toString(StandardCharsets.UTF_8)).doesNotContain("short");
+  }
+
+  @Test
   void parse_allOptions() {
     Main.ServeOptions o =
         Main.ServeOptions.parse(

@@ -57,6 +57,18 @@ class OpenApiTest {
       call(f, "forget", "DELETE", "/v1/spaces/s/episodes/a", null);
       call(f, "deleteSpace", "DELETE", "/v1/spaces/s", null);
       call(f, "deleteSpace", "DELETE", "/v1/spaces/s", null);
+      HttpResponse<String> issued =
+          call(
+              f,
+              "issueToken",
+              "POST",
+              "/v1/tokens",
+              "{\"memorySpaceId\":\"s\",\"rights\":[\"TOKEN_RIGHT_READ\"]}");
+      call(f, "issueToken", "POST", "/v1/tokens", "{\"memorySpaceId\":\"s\"}");
+      call(f, "listTokens", "GET", "/v1/tokens", null);
+      String tokenId = issued.body().replaceAll("(?s).*\"id\":\\s*\"([^\"]+)\".*", "$1");
+      call(f, "revokeToken", "DELETE", "/v1/tokens/" + tokenId, null);
+      call(f, "revokeToken", "DELETE", "/v1/tokens/" + tokenId, null);
 
       Map<String, Set<String>> documented = new HashMap<>();
       Struct paths = parsed.getFieldsOrThrow("paths").getStructValue();
