@@ -1,5 +1,8 @@
 package dev.engram.core;
 
+import dev.engram.core.consolidate.AssociationSink;
+import dev.engram.core.consolidate.Consolidator;
+import dev.engram.core.ingest.IndexCallback;
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.ingest.IngestStats;
 import dev.engram.core.ingest.QuarantineRecorder;
@@ -45,6 +48,7 @@ public final class Engram implements AutoCloseable {
   private final SessionManager sessions;
   private final EngramConfig config;
   private final DurableStore store; // null: in memory only
+  private final Consolidator consolidator; // null: consolidation off
   private DurableStore.Recovered recovered;
   private volatile boolean shuttingDown;
 
@@ -81,7 +85,18 @@ public final class Engram implements AutoCloseable {
     this.acceptor =
         new Acceptor(
             queue, config.clock(), store == null ? Journal.IN_MEMORY : store, config.events());
-    this.recaller = new Recaller(config.nanoClock(), config.limits());
+    this.consolidator =
+        config.consolidation().enabled()
+            ? new Consolidator(
+                config.consolidation(),
+                config.clock(),
+                queue::pressure,
+                store == null ? AssociationSink.NONE : store)
+            : null;
+    if (consolidator != null) {
+      queue.listen(consolidator::indexed);
+    }
+    this.recaller = new Recaller(config.nanoClock(), config.limits(), config.clock(), consolidator);
     this.sessions =
         new SessionManager(
             spaces,
@@ -95,6 +110,7 @@ public final class Engram implements AutoCloseable {
             config.drainTimeout().toNanos(),
             config.limits(),
             config.events());
+    sessions.reportConsolidation(consolidator != null);
     if (store != null) {
       try {
         recovered =
@@ -104,7 +120,31 @@ public final class Engram implements AutoCloseable {
         close();
         throw e;
       }
+      if (consolidator != null) {
+        consolidateRecovered();
+      }
     }
+  }
+
+  /**
+   * Hands the consolidation worker every recovered episode it had not consolidated before the
+   * restart (accepted, or indexed, after its last batch was written).
+   */
+  private void consolidateRecovered() {
+    for (MemorySpace space : spaces.list()) {
+      for (int ordinal : space.ordinals()) {
+        if (!space.associations().contains(ordinal)
+            && space.isIndexed(ordinal)
+            && !space.isQuarantined(ordinal)) {
+          consolidator.indexed(space, ordinal, 0, IndexCallback.NONE);
+        }
+      }
+    }
+  }
+
+  /** The consolidation worker, or null when consolidation is off. */
+  public Consolidator consolidator() {
+    return consolidator;
   }
 
   /** What recovery found at start (null for an in-memory engine). */
@@ -199,7 +239,8 @@ public final class Engram implements AutoCloseable {
   public int forget(SpaceId id, List<String> ids) {
     refuseIfShuttingDown();
     MemorySpace space = spaces.get(id);
-    return store == null ? space.forget(ids) : store.forget(space, ids);
+    List<String> all = space.withAliases(ids); // a memory goes with its merged near-duplicates
+    return store == null ? space.forget(all) : store.forget(space, all);
   }
 
   /** The stored episode with this id, or null. */
@@ -258,6 +299,9 @@ public final class Engram implements AutoCloseable {
   public void close() {
     sessions.close();
     queue.close();
+    if (consolidator != null) {
+      consolidator.close();
+    }
     if (store != null) {
       store.close(); // final graph snapshots, flush, unlock
     }

@@ -1,5 +1,7 @@
 package dev.engram.core.storage;
 
+import dev.engram.core.consolidate.AssociationSink;
+import dev.engram.core.consolidate.Associations;
 import dev.engram.core.index.VectorIndex;
 import dev.engram.core.ingest.QuarantineRecorder;
 import dev.engram.core.model.SpaceConfig;
@@ -73,7 +75,8 @@ import org.rocksdb.RocksDBException;
  * state is in a {@link ConcurrentHashMap} read lock-free on the accept path. Snapshots run on one
  * scheduled thread (and at close) under {@link #snapshotLock}.
  */
-public final class DurableStore implements Journal, QuarantineRecorder, AutoCloseable {
+public final class DurableStore
+    implements Journal, QuarantineRecorder, AssociationSink, AutoCloseable {
   private static final System.Logger LOG = System.getLogger(DurableStore.class.getName());
 
   private final StorageConfig config;
@@ -222,6 +225,10 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
             kv.quarantine,
             Codec.episodePrefix(state.incarnation()),
             Codec.episodePrefixEnd(state.incarnation()));
+        writes.deleteRange(
+            kv.associations,
+            Codec.episodePrefix(state.incarnation()),
+            Codec.episodePrefixEnd(state.incarnation()));
         writes.commit();
       }
       // Marked deleted before its state goes: see stateOf.
@@ -242,6 +249,7 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
         for (String id : ids) {
           writes.forgotten(state.incarnation(), id);
           writes.delete(kv.quarantine, Codec.episodeKey(state.incarnation(), id));
+          writes.delete(kv.associations, Codec.episodeKey(state.incarnation(), id));
         }
         writes.commit();
       }
@@ -371,6 +379,7 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
         reindexed += toIndex.size();
         quarantined += indexAll(space, toIndex, indexThreads);
       }
+      restoreAssociations(byIncarnation);
       int restoredSessions = restoreSessions(byIncarnation, sessions, maxSessions);
       removeOrphans(orphans);
       long millis = (System.nanoTime() - start) / 1_000_000;
@@ -514,6 +523,66 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
     return false;
   }
 
+  /**
+   * Puts back each space's association graph; a record whose episode is gone (forgotten, or its id
+   * stored again under a new ordinal) is deleted, edges to episodes that are gone are dropped, and
+   * merged near-duplicates leave the index again.
+   */
+  private void restoreAssociations(Map<Long, MemorySpace> byIncarnation) {
+    List<Codec.StoredNode> nodes = new ArrayList<>();
+    try (WriteSet stale = begin()) {
+      kv.forEachNode(
+          n -> {
+            MemorySpace space = byIncarnation.get(n.incarnation());
+            if (space != null && space.ordinalOf(n.id()) == n.ordinal()) {
+              nodes.add(n);
+            } else {
+              stale.delete(kv.associations, Codec.episodeKey(n.incarnation(), n.id()));
+            }
+          });
+      stale.commit();
+    }
+    for (Codec.StoredNode n : nodes) {
+      MemorySpace space = byIncarnation.get(n.incarnation());
+      space.associations().restore(n.ordinal(), n.node(), o -> space.episodeAt(o) != null);
+    }
+    for (Codec.StoredNode n : nodes) {
+      MemorySpace space = byIncarnation.get(n.incarnation());
+      Associations.Node node = space.associations().node(n.ordinal());
+      if (node != null && node.mergedInto() >= 0) {
+        space.unindex(n.ordinal());
+      }
+    }
+  }
+
+  /**
+   * Writes the current association nodes of {@code ordinals} (deleting the records of those that
+   * have none) as one batch. Called by the consolidation worker, never on the ack path.
+   */
+  @Override
+  public void persist(MemorySpace space, Collection<Integer> ordinals) {
+    SpaceState state = states.get(space);
+    if (state == null) {
+      return; // deleted meanwhile
+    }
+    try (WriteSet writes = begin()) {
+      for (int ordinal : ordinals) {
+        var episode = space.episodeAt(ordinal);
+        if (episode == null) {
+          continue; // forgotten: its forget deleted the record
+        }
+        byte[] key = Codec.episodeKey(state.incarnation(), episode.id());
+        Associations.Node node = space.associations().node(ordinal);
+        if (node == null) {
+          writes.delete(kv.associations, key);
+        } else {
+          writes.put(kv.associations, key, Codec.nodeValue(ordinal, node));
+        }
+      }
+      writes.commit();
+    }
+  }
+
   /** Deletes quarantine markers whose episode is gone (forgotten, or stored again anew). */
   private void removeStaleMarkers(
       Map<Long, Map<String, StoredQuarantine>> markers, List<StoredQuarantine> applied) {
@@ -557,6 +626,8 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
             kv.episodes, Codec.episodePrefix(incarnation), Codec.episodePrefixEnd(incarnation));
         writes.deleteRange(
             kv.quarantine, Codec.episodePrefix(incarnation), Codec.episodePrefixEnd(incarnation));
+        writes.deleteRange(
+            kv.associations, Codec.episodePrefix(incarnation), Codec.episodePrefixEnd(incarnation));
         deleteSnapshot(incarnation);
       }
       writes.commit();

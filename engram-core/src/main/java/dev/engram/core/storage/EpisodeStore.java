@@ -31,9 +31,10 @@ import org.rocksdb.WriteOptions;
 
 /**
  * The RocksDB database under a data directory, with its column families ({@code spaces}, {@code
- * episodes}, {@code sessions}, {@code quarantine}, and {@code default} for counters; layout in
- * {@link Codec}), and the directory lock ({@code <dir>/LOCK}, held with {@link FileChannel#tryLock}
- * for the store's lifetime, so a second server on the same directory fails at once).
+ * episodes}, {@code sessions}, {@code quarantine}, {@code associations}, and {@code default} for
+ * counters; layout in {@link Codec}), and the directory lock ({@code <dir>/LOCK}, held with {@link
+ * FileChannel#tryLock} for the store's lifetime, so a second server on the same directory fails at
+ * once).
  *
  * <p>RocksDB options: the write-ahead log is bounded ({@code max_total_wal_size} 256 MiB, which
  * forces memtable flushes), so replaying it after a crash takes a bounded time.
@@ -58,6 +59,7 @@ final class EpisodeStore implements AutoCloseable {
   final ColumnFamilyHandle episodes;
   final ColumnFamilyHandle sessions;
   final ColumnFamilyHandle quarantine;
+  final ColumnFamilyHandle associations;
 
   private EpisodeStore(
       Path dir,
@@ -79,6 +81,7 @@ final class EpisodeStore implements AutoCloseable {
     this.episodes = handles.get(2);
     this.sessions = handles.get(3);
     this.quarantine = handles.get(4);
+    this.associations = handles.get(5);
   }
 
   /**
@@ -127,7 +130,8 @@ final class EpisodeStore implements AutoCloseable {
             new ColumnFamilyDescriptor(Codec.utf8("spaces"), cfOptions),
             new ColumnFamilyDescriptor(Codec.utf8("episodes"), cfOptions),
             new ColumnFamilyDescriptor(Codec.utf8("sessions"), cfOptions),
-            new ColumnFamilyDescriptor(Codec.utf8("quarantine"), cfOptions));
+            new ColumnFamilyDescriptor(Codec.utf8("quarantine"), cfOptions),
+            new ColumnFamilyDescriptor(Codec.utf8("associations"), cfOptions));
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
       RocksDB db = RocksDB.open(dbOptions, dir.resolve("rocksdb").toString(), descriptors, handles);
@@ -177,6 +181,10 @@ final class EpisodeStore implements AutoCloseable {
   }
 
   /** Every stored episode, in key order (space incarnation, then id). */
+  void forEachNode(Consumer<Codec.StoredNode> visitor) {
+    scan(associations, null, (k, v) -> visitor.accept(Codec.node(k, v)));
+  }
+
   void forEachEpisode(Consumer<StoredEpisode> visitor) {
     scan(episodes, null, (k, v) -> visitor.accept(Codec.episode(k, v)));
   }
