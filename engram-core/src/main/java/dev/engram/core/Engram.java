@@ -164,6 +164,11 @@ public final class Engram implements AutoCloseable {
     return (store == null ? spaces.create(space) : store.createSpace(spaces, space)).info();
   }
 
+  /** The space itself (its association graph, for tests and benchmarks). */
+  public MemorySpace space(SpaceId id) {
+    return spaces.get(id);
+  }
+
   public SpaceInfo getSpace(SpaceId id) {
     return spaces.get(id).info();
   }

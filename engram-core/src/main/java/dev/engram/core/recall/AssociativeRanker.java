@@ -115,7 +115,7 @@ final class AssociativeRanker {
             next.add(c);
           } else if (spread > c.activation) {
             c.activation = spread;
-            c.hops = c.seedRank > 0 ? c.hops : hop;
+            c.hops = hop; // its best activation came over edges
           }
         }
       }

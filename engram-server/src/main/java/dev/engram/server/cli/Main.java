@@ -1,6 +1,7 @@
 package dev.engram.server.cli;
 
 import dev.engram.core.EngramConfig;
+import dev.engram.core.consolidate.ConsolidationConfig;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.MessageLimits;
 import dev.engram.core.storage.FsyncPolicy;
@@ -26,6 +27,7 @@ public final class Main {
       usage: engram serve [--grpc-port N] [--http-port N | --no-http] [--data-dir DIR]
                           [--fsync always|interval|never] [--snapshot-interval SECONDS]
                           [--queue-capacity N] [--workers N] [--max-message-bytes N]
+                          [--consolidation on|off]
 
         --grpc-port N        gRPC port (default 50051; 0 picks a free port)
         --http-port N        HTTP port: REST under /v1, WebSocket stream at /v1/stream, console at /
@@ -40,6 +42,9 @@ public final class Main {
         --max-message-bytes N  largest message the server reads and largest recall answer it
                              writes, in bytes (default 4194304 = 4 MiB, gRPC's default; 16384 to
                              1073741824); advertised to stream clients, which split batches to fit
+        --consolidation on|off  the background consolidation worker (default on): association
+                             edges, near-duplicate merges, confidence reinforcement, the
+                             consolidated_through watermark; off: ASSOCIATIVE recall uses seeds only
       """;
 
   private Main() {}
@@ -138,6 +143,14 @@ public final class Main {
                       rest,
                       MessageLimits.MIN_MESSAGE_BYTES,
                       MessageLimits.MAX_MESSAGE_BYTES));
+          case "--consolidation" ->
+              engine.consolidation(
+                  switch (value(option, rest)) {
+                    case "on" -> ConsolidationConfig.defaults();
+                    case "off" -> ConsolidationConfig.off();
+                    default ->
+                        throw new IllegalArgumentException("--consolidation takes on or off");
+                  });
           default -> throw new IllegalArgumentException("unknown option '" + option + "'");
         }
       }

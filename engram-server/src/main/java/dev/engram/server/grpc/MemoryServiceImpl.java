@@ -6,7 +6,6 @@ import com.google.rpc.RetryInfo;
 import dev.engram.core.Engram;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.OverloadedException;
-import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.StatusCode;
 import dev.engram.core.session.Acceptor;
@@ -134,13 +133,7 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
   public void createSpace(CreateSpaceRequest request, StreamObserver<Space> responses) {
     unary(
         responses,
-        () ->
-            ProtoMapper.toProto(
-                engine.createSpace(
-                    new SpaceConfig(
-                        SpaceId.of(request.getMemorySpaceId()),
-                        request.getDimension(),
-                        ProtoMapper.toModel(request)))));
+        () -> ProtoMapper.toProto(engine.createSpace(ProtoMapper.toSpaceConfig(request))));
   }
 
   @Override
