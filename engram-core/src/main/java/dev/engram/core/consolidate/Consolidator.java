@@ -62,6 +62,12 @@ public final class Consolidator implements AutoCloseable {
   private static final int TRAIL = 32;
   private static final int MAX_TRAILS = 4096;
 
+  /**
+   * The search width of the neighbour lookup: narrower than recall's (100), since an edge needs a
+   * close neighbour, not the exact k nearest, and every episode pays for it.
+   */
+  private static final int NEIGHBOUR_EF = 32;
+
   /** Edge weight between consecutive observations of one session. */
   public static final float SESSION_WEIGHT = 0.8f;
 
@@ -314,7 +320,8 @@ public final class Consolidator implements AutoCloseable {
     graph.add(ordinal, episode.confidence(), Math.min(observed, now));
     changed.add(ordinal);
 
-    List<SearchHit> hits = space.searchIndex(episode.embedding(), config.neighbours() + 1);
+    List<SearchHit> hits =
+        space.searchIndex(episode.embedding(), config.neighbours() + 1, NEIGHBOUR_EF);
     boolean first = true;
     for (SearchHit hit : hits) {
       if (hit.ordinal() == ordinal) {

@@ -34,7 +34,7 @@ final class AssociativeRanker {
   static final int MIN_SEEDS = 20;
   static final int MAX_HOPS = 2;
   static final int FAN_OUT = 16;
-  static final int MAX_VISITED = 1024;
+  static final int MAX_VISITED = 512;
   static final float HOP_DECAY = 0.5f;
   private static final double DAY_MILLIS = 86_400_000d;
 
@@ -47,6 +47,9 @@ final class AssociativeRanker {
     float seedScore;
     float activation;
     int hops;
+    float confidence;
+    float recency;
+    float score;
 
     Candidate(int ordinal, Episode episode) {
       this.ordinal = ordinal;
@@ -125,26 +128,31 @@ final class AssociativeRanker {
     for (Candidate c : candidates.values()) {
       newest = Math.max(newest, c.episode.observedAt().toEpochMilli());
     }
-    List<Memory> out = new ArrayList<>(candidates.size());
-    for (Candidate c : candidates.values()) {
-      float confidence = graph.confidence(c.ordinal, nowMillis, c.episode.confidence());
+    List<Candidate> ranked = new ArrayList<>(candidates.values());
+    for (Candidate c : ranked) {
+      c.confidence = graph.confidence(c.ordinal, nowMillis, c.episode.confidence());
       double ageDays = (newest - c.episode.observedAt().toEpochMilli()) / DAY_MILLIS;
-      float recency = (float) (1.0 / (1.0 + ageDays));
-      float score = c.activation * (0.7f + 0.3f * confidence) + 0.05f * recency;
+      c.recency = (float) (1.0 / (1.0 + ageDays));
+      c.score = c.activation * (0.7f + 0.3f * c.confidence) + 0.05f * c.recency;
+    }
+    ranked.sort(
+        (a, b) -> {
+          int byScore = Float.compare(b.score, a.score);
+          return byScore != 0 ? byScore : a.episode.id().compareTo(b.episode.id());
+        });
+    int n = Math.min(cue.k(), ranked.size());
+    List<Memory> out = new ArrayList<>(n);
+    for (Candidate c : ranked.subList(0, n)) {
       out.add(
           new Memory(
               c.episode,
-              score,
-              confidence,
-              new Explanation(c.seedRank, c.seedScore, c.activation, c.hops, confidence, recency),
+              c.score,
+              c.confidence,
+              new Explanation(
+                  c.seedRank, c.seedScore, c.activation, c.hops, c.confidence, c.recency),
               aliases(space, graph.node(c.ordinal))));
     }
-    out.sort(
-        (a, b) -> {
-          int byScore = Float.compare(b.score(), a.score());
-          return byScore != 0 ? byScore : a.episode().id().compareTo(b.episode().id());
-        });
-    return out.size() > cue.k() ? new ArrayList<>(out.subList(0, cue.k())) : out;
+    return out;
   }
 
   /** The ordinal of the memory a merged near-duplicate belongs to (itself if not merged). */
@@ -153,19 +161,30 @@ final class AssociativeRanker {
     return node != null && node.mergedInto() >= 0 ? node.mergedInto() : ordinal;
   }
 
-  /** Indexes of the node's {@link #FAN_OUT} strongest edges. */
+  /** Indexes of the node's {@link #FAN_OUT} strongest edges (ties: the first ones). */
   private static int[] strongest(Associations.Node node) {
-    int n = node.neighbours().length;
-    Integer[] order = new Integer[n];
-    for (int i = 0; i < n; i++) {
-      order[i] = i;
-    }
-    if (n > FAN_OUT) {
-      java.util.Arrays.sort(order, (a, b) -> Float.compare(node.weights()[b], node.weights()[a]));
-    }
+    float[] w = node.weights();
+    int n = w.length;
     int[] out = new int[Math.min(n, FAN_OUT)];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = order[i];
+    if (n <= FAN_OUT) {
+      for (int i = 0; i < n; i++) {
+        out[i] = i;
+      }
+      return out;
+    }
+    float[] sorted = w.clone();
+    java.util.Arrays.sort(sorted);
+    float threshold = sorted[n - FAN_OUT]; // the FAN_OUT-th largest
+    int k = 0;
+    for (int i = 0; i < n && k < out.length; i++) {
+      if (w[i] > threshold) {
+        out[k++] = i;
+      }
+    }
+    for (int i = 0; i < n && k < out.length; i++) {
+      if (w[i] == threshold) {
+        out[k++] = i;
+      }
     }
     return out;
   }

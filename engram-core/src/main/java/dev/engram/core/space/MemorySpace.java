@@ -241,13 +241,13 @@ public final class MemorySpace {
 
   /**
    * The {@code k} indexed episodes nearest to {@code query} (the index alone, no fresh segment),
-   * best first: the consolidation worker's and associative recall's neighbour search.
+   * best first, searching {@code ef} wide: the consolidation worker's neighbour search.
    */
-  public List<SearchHit> searchIndex(float[] query, int k) {
+  public List<SearchHit> searchIndex(float[] query, int k, int ef) {
     if (index.size() == 0) {
       return List.of();
     }
-    return index.search(query, k, Math.max(efSearch, k), Float.NEGATIVE_INFINITY, VectorIndex.ALL);
+    return index.search(query, k, Math.max(ef, k), Float.NEGATIVE_INFINITY, VectorIndex.ALL);
   }
 
   /** The quarantined episodes, in acceptance order. */
