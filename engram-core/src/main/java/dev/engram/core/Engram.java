@@ -3,6 +3,9 @@ package dev.engram.core;
 import dev.engram.core.auth.AuditLog;
 import dev.engram.core.auth.Authorizer;
 import dev.engram.core.auth.TokenStore;
+import dev.engram.core.consolidate.AssociationSink;
+import dev.engram.core.consolidate.Consolidator;
+import dev.engram.core.ingest.IndexCallback;
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.ingest.IngestStats;
 import dev.engram.core.ingest.QuarantineRecorder;
@@ -51,6 +54,7 @@ public final class Engram implements AutoCloseable {
   private final DurableStore store; // null: in memory only
   private final Authorizer auth;
   private final AuditLog audit;
+  private final Consolidator consolidator; // null: consolidation off
   private DurableStore.Recovered recovered;
   private volatile boolean shuttingDown;
 
@@ -97,7 +101,18 @@ public final class Engram implements AutoCloseable {
     this.acceptor =
         new Acceptor(
             queue, config.clock(), store == null ? Journal.IN_MEMORY : store, config.events());
-    this.recaller = new Recaller(config.nanoClock(), config.limits());
+    this.consolidator =
+        config.consolidation().enabled()
+            ? new Consolidator(
+                config.consolidation(),
+                config.clock(),
+                queue::pressure,
+                store == null ? AssociationSink.NONE : store)
+            : null;
+    if (consolidator != null) {
+      queue.listen(consolidator::indexed);
+    }
+    this.recaller = new Recaller(config.nanoClock(), config.limits(), config.clock(), consolidator);
     this.sessions =
         new SessionManager(
             spaces,
@@ -122,6 +137,7 @@ public final class Engram implements AutoCloseable {
         store == null
             ? AuditLog.loggerOnly(config.clock())
             : AuditLog.open(store.dataDir().resolve("audit.log"), config.clock());
+    sessions.reportConsolidation(consolidator != null);
     if (store != null) {
       try {
         recovered =
@@ -131,7 +147,31 @@ public final class Engram implements AutoCloseable {
         close();
         throw e;
       }
+      if (consolidator != null) {
+        consolidateRecovered();
+      }
     }
+  }
+
+  /**
+   * Hands the consolidation worker every recovered episode it had not consolidated before the
+   * restart (accepted, or indexed, after its last batch was written).
+   */
+  private void consolidateRecovered() {
+    for (MemorySpace space : spaces.list()) {
+      for (int ordinal : space.ordinals()) {
+        if (!space.associations().contains(ordinal)
+            && space.isIndexed(ordinal)
+            && !space.isQuarantined(ordinal)) {
+          consolidator.indexed(space, ordinal, 0, IndexCallback.NONE);
+        }
+      }
+    }
+  }
+
+  /** The consolidation worker, or null when consolidation is off. */
+  public Consolidator consolidator() {
+    return consolidator;
   }
 
   /** What recovery found at start (null for an in-memory engine). */
@@ -173,6 +213,11 @@ public final class Engram implements AutoCloseable {
   public SpaceInfo createSpace(SpaceConfig space) {
     refuseIfShuttingDown();
     return (store == null ? spaces.create(space) : store.createSpace(spaces, space)).info();
+  }
+
+  /** The space itself (its association graph, for tests and benchmarks). */
+  public MemorySpace space(SpaceId id) {
+    return spaces.get(id);
   }
 
   public SpaceInfo getSpace(SpaceId id) {
@@ -250,7 +295,8 @@ public final class Engram implements AutoCloseable {
   public int forget(SpaceId id, List<String> ids) {
     refuseIfShuttingDown();
     MemorySpace space = spaces.get(id);
-    return store == null ? space.forget(ids) : store.forget(space, ids);
+    List<String> all = space.withAliases(ids); // a memory goes with its merged near-duplicates
+    return store == null ? space.forget(all) : store.forget(space, all);
   }
 
   /** The stored episode with this id, or null. */
@@ -318,6 +364,9 @@ public final class Engram implements AutoCloseable {
   public void close() {
     sessions.close();
     queue.close();
+    if (consolidator != null) {
+      consolidator.close();
+    }
     if (store != null) {
       store.close(); // final graph snapshots, flush, unlock
     }

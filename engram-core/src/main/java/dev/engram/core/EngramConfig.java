@@ -1,5 +1,6 @@
 package dev.engram.core;
 
+import dev.engram.core.consolidate.ConsolidationConfig;
 import dev.engram.core.index.VectorIndex;
 import dev.engram.core.ingest.IndexFaultInjector;
 import dev.engram.core.model.MessageLimits;
@@ -32,6 +33,7 @@ import java.util.function.LongSupplier;
  * @param drainTimeout longest wait for indexing on a draining close or shutdown
  * @param limits the largest message and batch the server takes, and the bound on recall answers
  * @param events the metrics hook ({@link EngineEvents#NONE} when nothing listens)
+ * @param consolidation the consolidation worker's settings (on by default)
  */
 public record EngramConfig(
     int queueCapacity,
@@ -46,7 +48,8 @@ public record EngramConfig(
     int maxAttachedSessions,
     Duration drainTimeout,
     MessageLimits limits,
-    EngineEvents events) {
+    EngineEvents events,
+    ConsolidationConfig consolidation) {
 
   public EngramConfig {
     Objects.requireNonNull(indexFactory, "indexFactory");
@@ -56,6 +59,7 @@ public record EngramConfig(
     Objects.requireNonNull(drainTimeout, "drainTimeout");
     Objects.requireNonNull(limits, "limits");
     Objects.requireNonNull(events, "events");
+    Objects.requireNonNull(consolidation, "consolidation");
   }
 
   /** This configuration with {@code events} as its metrics hook. */
@@ -73,7 +77,8 @@ public record EngramConfig(
         maxAttachedSessions,
         drainTimeout,
         limits,
-        events);
+        events,
+        consolidation);
   }
 
   public static Builder builder() {
@@ -95,6 +100,7 @@ public record EngramConfig(
     private Duration drainTimeout = Duration.ofSeconds(10);
     private MessageLimits limits = MessageLimits.defaults();
     private EngineEvents events = EngineEvents.NONE;
+    private ConsolidationConfig consolidation = ConsolidationConfig.defaults();
 
     private Builder() {}
 
@@ -140,6 +146,12 @@ public record EngramConfig(
     /** Test-only: a hook that may throw to kill an index worker. */
     public Builder faults(IndexFaultInjector faults) {
       this.faults = Objects.requireNonNull(faults, "faults");
+      return this;
+    }
+
+    /** How the consolidation worker runs ({@link ConsolidationConfig#off()}: not at all). */
+    public Builder consolidation(ConsolidationConfig consolidation) {
+      this.consolidation = Objects.requireNonNull(consolidation, "consolidation");
       return this;
     }
 
@@ -207,7 +219,8 @@ public record EngramConfig(
           maxAttachedSessions,
           drainTimeout,
           limits,
-          events);
+          events,
+          consolidation);
     }
   }
 }

@@ -10,20 +10,16 @@ import io.grpc.Metadata;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -36,8 +32,6 @@ import org.junit.jupiter.api.io.TempDir;
  * secrets. Only the admin token's one line at the first start may show it, exactly once.
  */
 class AuthSecretsTest {
-  private static final Pattern LISTENING =
-      Pattern.compile("gRPC on port (\\d+), HTTP on port (\\d+)");
   private static final Pattern ADMIN_LINE = Pattern.compile("Admin token \\(.*\\): (\\S+)");
 
   @TempDir Path tmp;
@@ -47,12 +41,12 @@ class AuthSecretsTest {
   @Test
   void secrets_neverAppearInLogsMetricsAnswersOrAudit() throws Exception {
     Path data = tmp.resolve("data");
-    Server first = Server.start(data, tmp.resolve("run1"));
-    String admin = first.adminToken.get(60, TimeUnit.SECONDS);
+    ServerProcess first = startServer(data, tmp.resolve("run1"));
+    String admin = first.awaitLine(ADMIN_LINE, Duration.ofSeconds(60));
     List<String> secrets = new ArrayList<>();
     String tokenId;
     try {
-      int port = first.httpPort;
+      int port = first.httpPort();
       assertThat(
               call(
                   port,
@@ -91,14 +85,14 @@ class AuthSecretsTest {
       String forged = secret.substring(0, secret.length() - 4) + "AAAA";
       secrets.add(forged.substring(forged.indexOf('.') + 1));
       assertThat(call(port, forged, "GET", "/v1/spaces/s", null)).isEqualTo(401);
-      assertThat(grpcFailure(first.grpcPort, forged)).isEqualTo("UNAUTHENTICATED");
-      assertThat(grpcFailure(first.grpcPort, secret)).isEqualTo("UNAUTHENTICATED");
+      assertThat(grpcFailure(first.grpcPort(), forged)).isEqualTo("UNAUTHENTICATED");
+      assertThat(grpcFailure(first.grpcPort(), secret)).isEqualTo("UNAUTHENTICATED");
       HttpResponse<String> metrics = send(port, null, "GET", "/metrics", null);
       assertThat(metrics.statusCode()).isEqualTo(200);
     } finally {
       first.stop();
     }
-    Server second = Server.start(data, tmp.resolve("run2"));
+    ServerProcess second = startServer(data, tmp.resolve("run2"));
     second.stop();
     assertThat(second.stdout()).doesNotContain("Admin token");
 
@@ -177,92 +171,9 @@ class AuthSecretsTest {
     return n;
   }
 
-  /** A server process: {@code engram serve} with auth on, on free ports. */
-  private static final class Server {
-    final Process process;
-    final Path stderrFile;
-    final StringBuffer out = new StringBuffer();
-    final CompletableFuture<String> adminToken = new CompletableFuture<>();
-    int grpcPort;
-    int httpPort;
-
-    private Server(Process process, Path stderrFile) {
-      this.process = process;
-      this.stderrFile = stderrFile;
-    }
-
-    static Server start(Path data, Path logs) throws Exception {
-      Files.createDirectories(logs);
-      String java = ProcessHandle.current().info().command().orElse("java");
-      Path err = logs.resolve("stderr.log");
-      Process p =
-          new ProcessBuilder(
-                  java,
-                  "--enable-native-access=ALL-UNNAMED",
-                  "--add-modules",
-                  "jdk.incubator.vector",
-                  "-Xmx512m",
-                  "-cp",
-                  System.getProperty("java.class.path"),
-                  "dev.engram.server.cli.Main",
-                  "serve",
-                  "--grpc-port",
-                  "0",
-                  "--http-port",
-                  "0",
-                  "--data-dir",
-                  data.toString(),
-                  "--workers",
-                  "1",
-                  "--fsync",
-                  "never")
-              .redirectError(err.toFile())
-              .start();
-      Server s = new Server(p, err);
-      CompletableFuture<Void> listening = new CompletableFuture<>();
-      BufferedReader reader =
-          new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-      Thread.ofPlatform()
-          .daemon()
-          .start(
-              () -> {
-                try {
-                  String line;
-                  while ((line = reader.readLine()) != null) {
-                    s.out.append(line).append('\n');
-                    Matcher m = LISTENING.matcher(line);
-                    if (m.find()) {
-                      s.grpcPort = Integer.parseInt(m.group(1));
-                      s.httpPort = Integer.parseInt(m.group(2));
-                      listening.complete(null);
-                    }
-                    Matcher a = ADMIN_LINE.matcher(line);
-                    if (a.find()) {
-                      s.adminToken.complete(a.group(1));
-                    }
-                  }
-                  listening.completeExceptionally(new IOException("server exited"));
-                } catch (IOException e) {
-                  listening.completeExceptionally(e);
-                }
-              });
-      listening.get(60, TimeUnit.SECONDS);
-      return s;
-    }
-
-    void stop() throws Exception {
-      process.destroy(); // SIGTERM: graceful shutdown
-      if (!process.waitFor(30, TimeUnit.SECONDS)) {
-        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-      }
-    }
-
-    String stdout() {
-      return out.toString();
-    }
-
-    String stderr() throws IOException {
-      return Files.readString(stderrFile);
-    }
+  /** {@code engram serve} with auth on (the default), on free ports. */
+  private static ServerProcess startServer(Path data, Path logs) throws IOException {
+    Files.createDirectories(logs);
+    return ServerProcess.start(data, logs.resolve("stderr.log"), "512m", "--fsync", "never");
   }
 }

@@ -17,10 +17,7 @@ import dev.engram.proto.v1.StreamResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.stub.StreamObserver;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,8 +28,6 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -54,11 +49,10 @@ class KillNineTest {
   private static final int WINDOW = 2_000;
   private static final long[] KILL_AT = {1_000, 2_000, 2_800};
   private static final long TOTAL = 5_000;
-  private static final Pattern LISTENING = Pattern.compile("Engram listening: gRPC on port (\\d+)");
 
   @TempDir Path dataDir;
 
-  private Process server;
+  private ServerProcess server;
   private ManagedChannel channel;
 
   @AfterEach
@@ -67,7 +61,7 @@ class KillNineTest {
       channel.shutdownNow();
     }
     if (server != null) {
-      server.destroyForcibly();
+      server.process().destroyForcibly();
     }
   }
 
@@ -86,7 +80,7 @@ class KillNineTest {
     for (long killAt : KILL_AT) {
       Client client = new Client(port, session, next);
       session = client.sessionId.get(10, TimeUnit.SECONDS);
-      Process victim = server;
+      Process victim = server.process();
       Thread sender =
           Thread.ofPlatform().name("kill9-sender").start(() -> client.sendUntilEnded(TOTAL));
       client.killWhenAcked(killAt, sender, victim::destroyForcibly);
@@ -162,66 +156,22 @@ class KillNineTest {
     return v;
   }
 
-  private int startServer() throws IOException, InterruptedException {
-    String java = ProcessHandle.current().info().command().orElse("java");
-    List<String> command =
-        List.of(
-            java,
-            "--enable-native-access=ALL-UNNAMED",
-            "--add-modules",
-            "jdk.incubator.vector",
-            "-Xmx1g",
-            "-cp",
-            System.getProperty("java.class.path"),
-            "dev.engram.server.cli.Main",
-            "serve",
-            "--grpc-port",
-            "0",
-            "--http-port",
-            "0",
-            "--data-dir",
-            dataDir.toString(),
+  private int startServer() throws IOException {
+    server =
+        ServerProcess.start(
+            dataDir,
+            dataDir.resolveSibling(dataDir.getFileName() + "-stderr.log"),
+            "1g",
             "--snapshot-interval",
-            "1",
-            "--workers",
             "1",
             "--auth",
             "off");
-    server =
-        new ProcessBuilder(command)
-            .redirectError(dataDir.resolveSibling(dataDir.getFileName() + "-stderr.log").toFile())
-            .start();
-    BufferedReader out =
-        new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.UTF_8));
-    CompletableFuture<Integer> port = new CompletableFuture<>();
-    Thread.ofPlatform()
-        .daemon()
-        .start(
-            () -> {
-              try {
-                String line;
-                while ((line = out.readLine()) != null) {
-                  Matcher m = LISTENING.matcher(line);
-                  if (m.find()) {
-                    port.complete(Integer.parseInt(m.group(1)));
-                  }
-                }
-                port.completeExceptionally(new IOException("server exited before listening"));
-              } catch (IOException e) {
-                port.completeExceptionally(e);
-              }
-            });
-    int p;
-    try {
-      p = port.get(60, TimeUnit.SECONDS);
-    } catch (Exception e) {
-      throw new AssertionError("server did not start", e);
-    }
     if (channel != null) {
       channel.shutdownNow();
     }
-    channel = ManagedChannelBuilder.forAddress("localhost", p).usePlaintext().build();
-    return p;
+    channel =
+        ManagedChannelBuilder.forAddress("localhost", server.grpcPort()).usePlaintext().build();
+    return server.grpcPort();
   }
 
   /** One client stream: sends batches of unnamed episodes numbered by the session. */

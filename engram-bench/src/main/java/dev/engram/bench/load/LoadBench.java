@@ -7,11 +7,13 @@ import dev.engram.client.EngramStream;
 import dev.engram.client.StreamListener;
 import dev.engram.client.StreamOptions;
 import dev.engram.core.EngramConfig;
+import dev.engram.core.consolidate.ConsolidationConfig;
 import dev.engram.core.storage.StorageConfig;
 import dev.engram.core.testdata.ClusteredVectors;
 import dev.engram.proto.v1.Episode;
 import dev.engram.proto.v1.Memory;
 import dev.engram.proto.v1.Metric;
+import dev.engram.proto.v1.RecallMode;
 import dev.engram.proto.v1.RecallRequest;
 import dev.engram.proto.v1.RecallResponse;
 import dev.engram.server.EngramServer;
@@ -88,6 +90,19 @@ public final class LoadBench {
       System.err.println(LoadOptions.USAGE);
       return 2;
     }
+    if (o.consolidation().equals("compare") && o.target() == null) {
+      int round = 0;
+      for (String mode : List.of("off", "on", "off", "on")) {
+        System.out.printf(Locale.ROOT, "--- round %d: consolidation %s%n", ++round, mode);
+        runWith(o, mode);
+      }
+      return 0;
+    }
+    return runWith(o, o.consolidation());
+  }
+
+  /** One run of the scenario, on a fresh in-process server with consolidation on or off. */
+  private static int runWith(LoadOptions o, String consolidation) throws Exception {
     EngramServer server = null;
     Path dataDir = null;
     String target = o.target();
@@ -102,6 +117,8 @@ public final class LoadBench {
       if (o.workers() > 0) {
         config.workers(o.workers());
       }
+      config.consolidation(
+          consolidation.equals("off") ? ConsolidationConfig.off() : ConsolidationConfig.defaults());
       server =
           EngramServer.start(
               0,
@@ -131,6 +148,9 @@ public final class LoadBench {
     try (EngramClient client = EngramClient.builder().target(target).build()) {
       LoadBench bench = new LoadBench(o, client, server, httpTarget);
       Report report = bench.runScenario();
+      if (server != null) {
+        report.put("consolidation", consolidation);
+      }
       report.printTable(System.out);
       if (o.json() != null) {
         report.writeJson(o.json());
@@ -162,6 +182,7 @@ public final class LoadBench {
       case "overload" -> overload();
       case "mixed" -> mixed();
       case "recall" -> recallLatency();
+      case "associative" -> associativeLatency();
       default -> throw new IllegalStateException(options.scenario());
     };
   }
@@ -453,6 +474,94 @@ public final class LoadBench {
         .put("indexed", client.getSpace(space).getIndexedCount())
         .put("k", 10)
         .put("door", options.door())
+        .put("loaded_cleanly", drained)
+        .put("duration_s", options.duration().toMillis() / 1000.0)
+        .put("latency_warmup_s", options.warmup().toMillis() / 1000.0);
+  }
+
+  /**
+   * {@code ASSOCIATIVE} against {@code SIMILARITY} recall latency: stores {@code --episodes}
+   * observations on one stream (consecutive observations get session edges; each episode's text
+   * names its cluster), waits until they are indexed and consolidated, then sends the same k=10
+   * cluster queries by gRPC unary {@code Recall} in both modes, alternating which goes first.
+   */
+  private Report associativeLatency() throws Exception {
+    VectorSource source = source(0);
+    String space = createSpace("associative", source.dimension());
+    LoadStream stream = openStream(space, new StreamListener() {}, 8192);
+    long loadStart = System.nanoTime();
+    for (int i = 0; i < options.episodes(); i++) {
+      stream.observe(episode("a-" + i, source.next(), "episode " + i));
+    }
+    boolean drained = stream.close(Duration.ofSeconds(300));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(900);
+    while (client.getSpace(space).getIndexedCount() < options.episodes()
+        && System.nanoTime() < deadline) {
+      LockSupport.parkNanos(50_000_000);
+    }
+    double indexedS = (System.nanoTime() - loadStart) / 1e9;
+    while (client.getSpace(space).getConsolidatedCount() < options.episodes()
+        && System.nanoTime() < deadline) {
+      LockSupport.parkNanos(50_000_000);
+    }
+    double consolidatedS = (System.nanoTime() - loadStart) / 1e9;
+    Histogram similarity = new Histogram(3_600_000_000L, 3);
+    Histogram associative = new Histogram(3_600_000_000L, 3);
+    long queries = 0;
+    long start = System.nanoTime();
+    long end = start + options.duration().toNanos();
+    long measureFrom = start + options.warmup().toNanos();
+    long spread = 0;
+    while (System.nanoTime() < end) {
+      float[] q = source.query();
+      boolean associativeFirst = (queries & 1) == 1;
+      boolean measured = System.nanoTime() >= measureFrom;
+      for (int j = 0; j < 2; j++) {
+        boolean isAssociative = (j == 0) == associativeFirst;
+        RecallRequest.Builder request =
+            RecallRequest.newBuilder()
+                .setMemorySpaceId(space)
+                .setK(10)
+                .setMode(
+                    isAssociative
+                        ? RecallMode.RECALL_MODE_ASSOCIATIVE
+                        : RecallMode.RECALL_MODE_SIMILARITY);
+        for (float f : q) {
+          request.addEmbedding(f);
+        }
+        long t0 = System.nanoTime();
+        RecallResponse r = client.recall(request.build());
+        long micros = (System.nanoTime() - t0) / 1000;
+        if (measured) {
+          (isAssociative ? associative : similarity).recordValue(micros);
+        }
+        if (isAssociative) {
+          for (var m : r.getMemoriesList()) {
+            if (m.getExplanation().getHops() > 0) {
+              spread++;
+            }
+          }
+        }
+      }
+      queries++;
+    }
+    var info = client.getSpace(space);
+    Report r = new Report("associative");
+    return r.put("associative_recall_p50_ms", Metrics.ms(associative, 50))
+        .put("associative_recall_p99_ms", Metrics.ms(associative, 99))
+        .put("associative_recall_p999_ms", Metrics.ms(associative, 99.9))
+        .put("similarity_recall_p50_ms", Metrics.ms(similarity, 50))
+        .put("similarity_recall_p99_ms", Metrics.ms(similarity, 99))
+        .put("similarity_recall_p999_ms", Metrics.ms(similarity, 99.9))
+        .put("queries_per_mode", queries)
+        .put("measured_per_mode", associative.getTotalCount())
+        .put("associative_hits_reached_by_spreading", spread)
+        .put("episodes", options.episodes())
+        .put("indexed", info.getIndexedCount())
+        .put("consolidated", info.getConsolidatedCount())
+        .put("seconds_to_indexed", indexedS)
+        .put("seconds_to_consolidated", consolidatedS)
+        .put("k", 10)
         .put("loaded_cleanly", drained)
         .put("duration_s", options.duration().toMillis() / 1000.0)
         .put("latency_warmup_s", options.warmup().toMillis() / 1000.0);

@@ -7,7 +7,7 @@ import java.time.Duration;
  * The load generator's command line, parsed and validated. A 0 rate means "derive it from a short
  * calibration of the sustainable rate"; null paths mean "do not write that file".
  *
- * @param scenario burst, sustained, overload, mixed or recall
+ * @param scenario burst, sustained, overload, mixed, recall or associative
  * @param target host:port of a running server's gRPC door, or null to start one in-process
  * @param door the stream door the scenarios observe through: grpc or ws (WebSocket)
  * @param httpTarget host:port of the running server's HTTP door (ws, and REST in recall), or null
@@ -27,6 +27,8 @@ import java.time.Duration;
  * @param workers the in-process server's index workers, 0 = one per core
  * @param seed data seed
  * @param metrics the in-process server's metrics: true = Prometheus, false = a no-op registry
+ * @param consolidation the in-process server's consolidation worker: on, off, or compare (the
+ *     scenario runs four times on fresh servers, off / on / off / on)
  */
 record LoadOptions(
     String scenario,
@@ -47,7 +49,8 @@ record LoadOptions(
     int queueCapacity,
     int workers,
     long seed,
-    boolean metrics) {
+    boolean metrics,
+    String consolidation) {
 
   static final String USAGE =
       """
@@ -59,6 +62,8 @@ record LoadOptions(
                   mixed      several streams on several spaces, observing and recalling together
                   recall     k=10 recall latency, gRPC unary Recall and REST POST /v1/spaces/{id}/recall
                              alternating on the same space (--episodes stored first)
+                  associative  k=10 gRPC recall latency, SIMILARITY and ASSOCIATIVE alternating on
+                             the same space (--episodes stored and consolidated first)
       options:
         --door grpc|ws        the stream door: gRPC through the Java SDK, or the WebSocket
                               /v1/stream (JSON frames); default grpc
@@ -81,18 +86,23 @@ record LoadOptions(
         --metrics on|off      in-process server: Prometheus metrics (on) or a no-op registry (off),
                               to measure what metrics cost
         --workers N           in-process server: index workers (default: one per core)
+        --consolidation on|off|compare  in-process server: the consolidation worker (default on);
+                              compare runs the scenario four times on fresh servers: off, on,
+                              off, on
         --seed N              data seed (default 42)\
       """;
 
   static LoadOptions parse(String[] args) {
     if (args.length == 0 || args[0].startsWith("-")) {
       throw new IllegalArgumentException(
-          "name a scenario: burst, sustained, overload, mixed or recall");
+          "name a scenario: burst, sustained, overload, mixed, recall or associative");
     }
     String scenario = args[0];
-    if (!scenario.matches("burst|sustained|overload|mixed|recall")) {
+    if (!scenario.matches("burst|sustained|overload|mixed|recall|associative")) {
       throw new IllegalArgumentException(
-          "unknown scenario '" + scenario + "': use burst, sustained, overload, mixed or recall");
+          "unknown scenario '"
+              + scenario
+              + "': use burst, sustained, overload, mixed, recall or associative");
     }
     boolean mixed = scenario.equals("mixed");
     String target = null;
@@ -113,6 +123,7 @@ record LoadOptions(
     int workers = 0;
     long seed = 42;
     boolean metrics = true;
+    String consolidation = "on";
     for (int i = 1; i < args.length; i++) {
       String flag = args[i];
       if (i + 1 >= args.length) {
@@ -155,6 +166,13 @@ record LoadOptions(
                   default ->
                       throw new IllegalArgumentException("--metrics must be on or off, got " + v);
                 };
+        case "--consolidation" -> {
+          if (!v.matches("on|off|compare")) {
+            throw new IllegalArgumentException(
+                "--consolidation must be on, off or compare, got " + v);
+          }
+          consolidation = v;
+        }
         default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
       }
     }
@@ -177,7 +195,8 @@ record LoadOptions(
         queue,
         workers,
         seed,
-        metrics);
+        metrics,
+        consolidation);
   }
 
   private static int positive(String flag, String v, int max) {

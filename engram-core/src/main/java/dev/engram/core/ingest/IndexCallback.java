@@ -11,6 +11,13 @@ public interface IndexCallback {
   /** The episode accepted under {@code sequence} is now in the vector index (or was skipped). */
   void indexed(long sequence);
 
+  /**
+   * The consolidation worker is done with the episode accepted under {@code sequence} (its edges
+   * are durable), or the episode needs no consolidation (a duplicate, rejected, or its space
+   * deleted). Called from the consolidation worker or an index worker.
+   */
+  default void consolidated(long sequence) {}
+
   /** The episode accepted under {@code sequence} killed a worker twice and was dropped. */
   void quarantined(long sequence, String episodeId, String reason);
 

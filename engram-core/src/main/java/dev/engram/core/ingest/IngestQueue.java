@@ -60,6 +60,7 @@ public final class IngestQueue implements AutoCloseable {
   private long lastSampleNanos;
   private long lastSampleCount;
   private volatile double drainRate;
+  private volatile IndexListener listener;
 
   /**
    * Creates the queue and starts {@code workerCount} worker threads.
@@ -267,6 +268,20 @@ public final class IngestQueue implements AutoCloseable {
     }
   }
 
+  /**
+   * Told of every episode an index worker inserted, after its session was (the consolidation
+   * worker's input). Must not block. Set once, before episodes arrive; null: no one listens.
+   */
+  @FunctionalInterface
+  public interface IndexListener {
+    void indexed(MemorySpace space, int ordinal, long sequence, IndexCallback callback);
+  }
+
+  /** Sets the {@link IndexListener}. */
+  public void listen(IndexListener listener) {
+    this.listener = listener;
+  }
+
   boolean stopped() {
     return stopped;
   }
@@ -278,6 +293,7 @@ public final class IngestQueue implements AutoCloseable {
    */
   void index(IndexTask task) {
     MemorySpace space = task.space;
+    IndexListener listener = this.listener;
     boolean inserted = false;
     if (!space.isDeleted()) {
       faults.beforeIndex(space.config().id(), space.episodeId(task.ordinal));
@@ -289,6 +305,11 @@ public final class IngestQueue implements AutoCloseable {
         events.indexed(nanoClock.getAsLong() - task.acceptedNanos);
       }
       task.callback.indexed(task.sequence);
+      if (!inserted) {
+        task.callback.consolidated(task.sequence);
+      } else if (listener != null) {
+        listener.indexed(space, task.ordinal, task.sequence, task.callback);
+      }
     } catch (RuntimeException e) {
       LOG.log(
           Level.ERROR,

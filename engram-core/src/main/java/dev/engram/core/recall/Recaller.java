@@ -1,12 +1,15 @@
 package dev.engram.core.recall;
 
+import dev.engram.core.consolidate.Consolidator;
 import dev.engram.core.model.Cue;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.Memory;
 import dev.engram.core.model.MessageLimits;
+import dev.engram.core.model.RecallMode;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.RecallResult;
 import dev.engram.core.space.MemorySpace;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.LongSupplier;
@@ -15,8 +18,10 @@ import java.util.function.LongSupplier;
  * Answers recalls: turns a query into a cue for its space, searches the space (index and fresh
  * segment) and ranks. Streams and unary calls both come here.
  *
- * <p>Ranking today is similarity; {@code ASSOCIATIVE} mode ranks the same way until association
- * edges exist (consolidation).
+ * <p>Ranking: {@code SIMILARITY} is the vector kNN (fresh segment and index); {@code ASSOCIATIVE}
+ * spreads activation from seeds over the association graph ({@link AssociativeRanker}). Every
+ * answer is reported to the consolidation worker (when there is one), which reinforces the returned
+ * memories and strengthens their co-recall edges off this thread.
  *
  * <p>Answer size: memories carry their embeddings only when the query asks for them, and an answer
  * must fit in one message ({@link MessageLimits}): a query that cannot fit fails before the search,
@@ -27,14 +32,30 @@ import java.util.function.LongSupplier;
 public final class Recaller {
   private final LongSupplier nanoClock;
   private final MessageLimits limits;
+  private final InstantSource clock;
+  private final Consolidator consolidator; // null: no consolidation
 
   public Recaller(LongSupplier nanoClock) {
     this(nanoClock, MessageLimits.defaults());
   }
 
   public Recaller(LongSupplier nanoClock, MessageLimits limits) {
+    this(nanoClock, limits, InstantSource.system(), null);
+  }
+
+  /**
+   * @param clock the time confidence decays by
+   * @param consolidator told what each recall returned; null when consolidation is off
+   */
+  public Recaller(
+      LongSupplier nanoClock,
+      MessageLimits limits,
+      InstantSource clock,
+      Consolidator consolidator) {
     this.nanoClock = nanoClock;
     this.limits = limits;
+    this.clock = clock;
+    this.consolidator = consolidator;
   }
 
   /**
@@ -48,7 +69,21 @@ public final class Recaller {
     long start = nanoClock.getAsLong();
     Cue cue = query.toCue(space.config());
     limits.checkRecall(cue.k(), space.config().dimension(), query.includeEmbeddings());
-    List<Memory> memories = space.recall(cue.embedding(), cue.k(), cue.minScore());
+    List<Memory> memories =
+        cue.mode() == RecallMode.ASSOCIATIVE
+            ? AssociativeRanker.recall(space, cue, clock.millis())
+            : space.recall(cue.embedding(), cue.k(), cue.minScore());
+    if (consolidator != null && !memories.isEmpty()) {
+      int[] ordinals = new int[memories.size()];
+      int n = 0;
+      for (Memory m : memories) {
+        int ordinal = space.ordinalOf(m.episode().id());
+        if (ordinal >= 0) {
+          ordinals[n++] = ordinal;
+        }
+      }
+      consolidator.recalled(space, java.util.Arrays.copyOf(ordinals, n));
+    }
     if (!query.includeEmbeddings()) {
       memories = withoutEmbeddings(memories);
     }
@@ -63,7 +98,13 @@ public final class Recaller {
     List<Memory> out = new ArrayList<>(memories.size());
     for (Memory m : memories) {
       Episode e = m.episode();
-      out.add(new Memory(e.withEmbedding(NO_EMBEDDING), m.score(), m.confidence()));
+      out.add(
+          new Memory(
+              e.withEmbedding(NO_EMBEDDING),
+              m.score(),
+              m.confidence(),
+              m.explanation(),
+              m.aliases()));
     }
     return out;
   }

@@ -130,6 +130,7 @@ public final class Acceptor {
         writes.duplicate(space, valid.id());
         queue.release(1);
         callback.indexed(sequence);
+        callback.consolidated(sequence);
         yield false;
       }
     };

@@ -50,6 +50,7 @@ public final class Session implements IndexCallback {
   private final MemorySpace space;
   private final SessionManager manager;
   private final Watermark indexed;
+  private final Watermark consolidated;
   private final ReentrantLock lock = new ReentrantLock();
 
   // Guarded by lock.
@@ -60,6 +61,7 @@ public final class Session implements IndexCallback {
   private boolean statusPaused;
   private long lastAckAccepted = -1;
   private long lastAckIndexed = -1;
+  private long lastAckConsolidated = -1;
   private long drainDeadlineNanos = -1;
 
   private volatile SessionOutput output;
@@ -75,6 +77,7 @@ public final class Session implements IndexCallback {
     this.manager = manager;
     this.expected = nextSequence;
     this.indexed = new Watermark(nextSequence - 1);
+    this.consolidated = new Watermark(nextSequence - 1);
   }
 
   public String id() {
@@ -98,6 +101,14 @@ public final class Session implements IndexCallback {
   /** Every observation up to this number is in the vector index (or needed no indexing). */
   public long indexedThrough() {
     return indexed.through();
+  }
+
+  /**
+   * Every observation up to this number is consolidated (or needed no consolidation); 0 when the
+   * engine does not consolidate.
+   */
+  public long consolidatedThrough() {
+    return manager.consolidating() ? Math.min(consolidated.through(), indexed.through()) : 0;
   }
 
   // ---- inbound, called by the transport's inbound thread ----
@@ -386,7 +397,9 @@ public final class Session implements IndexCallback {
         readingPaused = false;
         resumeReading = true;
       }
-      if (expected - 1 != lastAckAccepted || indexed.through() != lastAckIndexed) {
+      if (expected - 1 != lastAckAccepted
+          || indexed.through() != lastAckIndexed
+          || consolidatedThrough() != lastAckConsolidated) {
         sendAck();
       }
       if (drainDeadlineNanos >= 0
@@ -412,8 +425,14 @@ public final class Session implements IndexCallback {
   }
 
   @Override
+  public void consolidated(long sequence) {
+    consolidated.complete(sequence);
+  }
+
+  @Override
   public void quarantined(long sequence, String episodeId, String reason) {
     indexed.complete(sequence);
+    consolidated.complete(sequence);
     send(
         new Rejection(
             sequence,
@@ -439,6 +458,7 @@ public final class Session implements IndexCallback {
     } catch (InvalidInputException e) {
       manager.queue().release(1);
       indexed.complete(sequence);
+      consolidated.complete(sequence);
       send(new Rejection(sequence, StatusCode.INVALID_ARGUMENT, e.getMessage()));
       return Outcome.REJECTED;
     }
@@ -490,7 +510,8 @@ public final class Session implements IndexCallback {
   private void sendAck() {
     lastAckAccepted = expected - 1;
     lastAckIndexed = indexed.through();
-    send(new Ack(lastAckAccepted, lastAckIndexed));
+    lastAckConsolidated = consolidatedThrough();
+    send(new Ack(lastAckAccepted, lastAckIndexed, lastAckConsolidated));
   }
 
   private void finish(SessionEvent.Error error) {

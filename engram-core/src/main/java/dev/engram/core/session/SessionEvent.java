@@ -22,7 +22,13 @@ public sealed interface SessionEvent {
       int maxBatchSize) {}
 
   /** Cumulative acknowledgement. */
-  record Ack(long acceptedThrough, long indexedThrough) implements SessionEvent {}
+  record Ack(long acceptedThrough, long indexedThrough, long consolidatedThrough)
+      implements SessionEvent {
+    /** An ack from a server without consolidation. */
+    public Ack(long acceptedThrough, long indexedThrough) {
+      this(acceptedThrough, indexedThrough, 0);
+    }
+  }
 
   /** Backpressure state of the stream. */
   record Status(

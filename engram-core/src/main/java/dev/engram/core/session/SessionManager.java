@@ -60,6 +60,7 @@ public final class SessionManager implements AutoCloseable {
       new LinkedHashSet<>(); // guarded by lock; oldest first
   private final ScheduledExecutorService ticker;
   private volatile boolean shuttingDown;
+  private volatile boolean consolidating;
 
   /**
    * @param tickMillis how often acks and status are sent while there is news
@@ -261,6 +262,15 @@ public final class SessionManager implements AutoCloseable {
     synchronized (lock) {
       return Math.max(1, attachedCount);
     }
+  }
+
+  /** Whether acks report {@code consolidated_through} (the engine runs a consolidation worker). */
+  public void reportConsolidation(boolean on) {
+    this.consolidating = on;
+  }
+
+  boolean consolidating() {
+    return consolidating;
   }
 
   IngestQueue queue() {

@@ -1,5 +1,6 @@
 package dev.engram.core.space;
 
+import dev.engram.core.consolidate.Associations;
 import dev.engram.core.index.SearchHit;
 import dev.engram.core.index.VectorIndex;
 import dev.engram.core.model.Episode;
@@ -46,6 +47,7 @@ public final class MemorySpace {
   private final ConcurrentHashMap<Integer, Episode> episodes = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Integer, String> quarantined = new ConcurrentHashMap<>();
   private final AtomicInteger nextOrdinal = new AtomicInteger();
+  private final Associations associations;
   private volatile boolean deleted;
 
   /**
@@ -63,6 +65,12 @@ public final class MemorySpace {
     this.index = index;
     this.efSearch = efSearch;
     this.fresh = new FreshSegment(config.metric());
+    this.associations = new Associations(config.halfLife());
+  }
+
+  /** The space's association graph and memory strengths (built by consolidation). */
+  public Associations associations() {
+    return associations;
   }
 
   public SpaceConfig config() {
@@ -145,8 +153,8 @@ public final class MemorySpace {
    */
   public void index(int ordinal) {
     Episode episode = episodes.get(ordinal);
-    if (episode == null || quarantined.containsKey(ordinal)) {
-      return; // forgotten, dropped or quarantined before it was indexed
+    if (episode == null || quarantined.containsKey(ordinal) || isMerged(ordinal)) {
+      return; // forgotten, dropped, quarantined or merged before it was indexed
     }
     if (!index.contains(ordinal)) {
       index.add(ordinal, episode.embedding());
@@ -190,6 +198,58 @@ public final class MemorySpace {
     return true;
   }
 
+  /**
+   * Takes a near-duplicate that consolidation merged into another memory out of the fresh segment
+   * and the index: it stays stored (its id resolves, a resend is a duplicate) and is recalled as an
+   * alias of the memory it was merged into.
+   */
+  public void unindex(int ordinal) {
+    fresh.remove(ordinal);
+    index.remove(ordinal);
+  }
+
+  private boolean isMerged(int ordinal) {
+    Associations.Node node = associations.node(ordinal);
+    return node != null && node.mergedInto() >= 0;
+  }
+
+  /** The stored episode under {@code ordinal}, or null. */
+  public Episode episodeAt(int ordinal) {
+    return episodes.get(ordinal);
+  }
+
+  /** The ordinal of the stored episode with this id, or -1. */
+  public int ordinalOf(String id) {
+    Integer ordinal = ordinalsById.get(id);
+    return ordinal == null || !episodes.containsKey(ordinal) ? -1 : ordinal;
+  }
+
+  /** Whether the episode under {@code ordinal} is in the vector index (searchable there). */
+  public boolean isIndexed(int ordinal) {
+    return index.contains(ordinal);
+  }
+
+  /** Whether the episode under {@code ordinal} is quarantined. */
+  public boolean isQuarantined(int ordinal) {
+    return quarantined.containsKey(ordinal);
+  }
+
+  /** The ordinals of the stored episodes (a weakly consistent view). */
+  public Iterable<Integer> ordinals() {
+    return episodes.keySet();
+  }
+
+  /**
+   * The {@code k} indexed episodes nearest to {@code query} (the index alone, no fresh segment),
+   * best first, searching {@code ef} wide: the consolidation worker's neighbour search.
+   */
+  public List<SearchHit> searchIndex(float[] query, int k, int ef) {
+    if (index.size() == 0) {
+      return List.of();
+    }
+    return index.search(query, k, Math.max(ef, k), Float.NEGATIVE_INFINITY, VectorIndex.ALL);
+  }
+
   /** The quarantined episodes, in acceptance order. */
   public List<QuarantinedEpisode> quarantined() {
     List<QuarantinedEpisode> out = new ArrayList<>();
@@ -222,23 +282,9 @@ public final class MemorySpace {
    * segment, best first.
    */
   public List<Memory> recall(float[] query, int k, float minScore) {
-    // Fresh segment first: an episode leaves it only after it is in the index, so an episode
-    // that moves while we search is missed by the scan only if the index search, which starts
-    // later, sees it.
-    List<SearchHit> hits = new ArrayList<>(fresh.search(query, k, minScore));
-    if (index.size() > 0) {
-      hits.addAll(index.search(query, k, Math.max(efSearch, k), minScore, VectorIndex.ALL));
-    }
-    hits.sort(null);
-    List<Memory> memories = new ArrayList<>(Math.min(k, hits.size()));
-    Set<Integer> seen = new HashSet<>();
+    List<SearchHit> hits = search(query, k, minScore);
+    List<Memory> memories = new ArrayList<>(hits.size());
     for (SearchHit hit : hits) {
-      if (memories.size() == k) {
-        break;
-      }
-      if (!seen.add(hit.ordinal())) {
-        continue; // in the index and still in the fresh segment
-      }
       Episode episode = episodes.get(hit.ordinal());
       if (episode != null) {
         memories.add(new Memory(episode, hit.score(), episode.confidence()));
@@ -247,7 +293,41 @@ public final class MemorySpace {
     return memories;
   }
 
-  /** Forgets the episodes with these ids; returns how many were stored. */
+  /**
+   * The {@code k} stored episodes most similar to a validated query, from the index and the fresh
+   * segment, best first, as ordinals with scores (each stored when it was found).
+   */
+  public List<SearchHit> search(float[] query, int k, float minScore) {
+    // Fresh segment first: an episode leaves it only after it is in the index, so an episode
+    // that moves while we search is missed by the scan only if the index search, which starts
+    // later, sees it.
+    List<SearchHit> hits = new ArrayList<>(fresh.search(query, k, minScore));
+    if (index.size() > 0) {
+      hits.addAll(index.search(query, k, Math.max(efSearch, k), minScore, VectorIndex.ALL));
+    }
+    hits.sort(null);
+    List<SearchHit> out = new ArrayList<>(Math.min(k, hits.size()));
+    Set<Integer> seen = new HashSet<>();
+    for (SearchHit hit : hits) {
+      if (out.size() == k) {
+        break;
+      }
+      if (!seen.add(hit.ordinal())) {
+        continue; // in the index and still in the fresh segment
+      }
+      if (episodes.containsKey(hit.ordinal())) {
+        out.add(hit);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Forgets the episodes with these ids; returns how many were stored. Forgetting a memory that
+   * consolidation merged near-duplicates into does not forget them: callers that mean the whole
+   * memory pass {@link #withAliases} of the ids. Each episode leaves the association graph with its
+   * edges.
+   */
   public int forget(Collection<String> ids) {
     int forgotten = 0;
     for (String id : ids) {
@@ -259,13 +339,32 @@ public final class MemorySpace {
       quarantined.remove(ordinal);
       fresh.remove(ordinal);
       index.remove(ordinal);
+      associations.remove(ordinal);
       forgotten++;
     }
     return forgotten;
   }
 
+  /** {@code ids} and the ids of the near-duplicates merged into each of them, once each. */
+  public List<String> withAliases(Collection<String> ids) {
+    Set<String> out = new java.util.LinkedHashSet<>(ids);
+    for (String id : ids) {
+      Integer ordinal = ordinalsById.get(id);
+      Associations.Node node = ordinal == null ? null : associations.node(ordinal);
+      if (node != null) {
+        for (int alias : node.aliases()) {
+          Episode e = episodes.get(alias);
+          if (e != null) {
+            out.add(e.id());
+          }
+        }
+      }
+    }
+    return new ArrayList<>(out);
+  }
+
   public SpaceInfo info() {
-    return new SpaceInfo(config, episodes.size(), index.size());
+    return new SpaceInfo(config, episodes.size(), index.size(), associations.size());
   }
 
   /** Episodes accepted but not yet in the index. */

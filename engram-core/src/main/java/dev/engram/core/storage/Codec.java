@@ -1,5 +1,6 @@
 package dev.engram.core.storage;
 
+import dev.engram.core.consolidate.Associations;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.Metric;
 import dev.engram.core.model.SpaceConfig;
@@ -7,6 +8,7 @@ import dev.engram.core.model.SpaceId;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -60,11 +62,12 @@ final class Codec {
   // ---- spaces ----
 
   static byte[] spaceValue(SpaceConfig config, long incarnation) {
-    return ByteBuffer.allocate(13)
+    return ByteBuffer.allocate(21)
         .order(ByteOrder.LITTLE_ENDIAN)
         .putLong(incarnation)
         .putInt(config.dimension())
         .put((byte) config.metric().ordinal())
+        .putLong(config.halfLife().toSeconds())
         .array();
   }
 
@@ -73,8 +76,11 @@ final class Codec {
     long incarnation = b.getLong();
     int dimension = b.getInt();
     Metric metric = Metric.values()[b.get()];
+    // Written before consolidation existed: no half-life (no decay).
+    Duration halfLife = Duration.ofSeconds(b.remaining() >= 8 ? b.getLong() : 0);
     return new StoredSpace(
-        new SpaceConfig(SpaceId.of(new String(key, StandardCharsets.UTF_8)), dimension, metric),
+        new SpaceConfig(
+            SpaceId.of(new String(key, StandardCharsets.UTF_8)), dimension, metric, halfLife),
         incarnation);
   }
 
@@ -159,6 +165,57 @@ final class Codec {
     int ordinal = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN).getInt();
     String reason = new String(value, 4, value.length - 4, StandardCharsets.UTF_8);
     return new StoredQuarantine(incarnation, id, ordinal, reason);
+  }
+
+  // ---- associations (key: the episode's key) ----
+
+  record StoredNode(long incarnation, String id, int ordinal, Associations.Node node) {}
+
+  static byte[] nodeValue(int ordinal, Associations.Node n) {
+    int edges = n.neighbours().length;
+    ByteBuffer b =
+        ByteBuffer.allocate(1 + 4 + 4 + 8 + 4 + 4 + 4 * n.aliases().length + 4 + 8 * edges)
+            .order(ByteOrder.LITTLE_ENDIAN);
+    b.put((byte) 1).putInt(ordinal).putFloat(n.strength()).putLong(n.referenceMillis());
+    b.putInt(n.mergedInto()).putInt(n.aliases().length);
+    for (int a : n.aliases()) {
+      b.putInt(a);
+    }
+    b.putInt(edges);
+    for (int i = 0; i < edges; i++) {
+      b.putInt(n.neighbours()[i]).putFloat(n.weights()[i]);
+    }
+    return b.array();
+  }
+
+  static StoredNode node(byte[] key, byte[] value) {
+    long incarnation = ByteBuffer.wrap(key).getLong();
+    String id = new String(key, 8, key.length - 8, StandardCharsets.UTF_8);
+    ByteBuffer b = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
+    byte version = b.get();
+    if (version != 1) {
+      throw new IllegalStateException("unknown association record version " + version);
+    }
+    int ordinal = b.getInt();
+    float strength = b.getFloat();
+    long reference = b.getLong();
+    int mergedInto = b.getInt();
+    int[] aliases = new int[b.getInt()];
+    for (int i = 0; i < aliases.length; i++) {
+      aliases[i] = b.getInt();
+    }
+    int edges = b.getInt();
+    int[] neighbours = new int[edges];
+    float[] weights = new float[edges];
+    for (int i = 0; i < edges; i++) {
+      neighbours[i] = b.getInt();
+      weights[i] = b.getFloat();
+    }
+    return new StoredNode(
+        incarnation,
+        id,
+        ordinal,
+        new Associations.Node(neighbours, weights, strength, reference, mergedInto, aliases));
   }
 
   // ---- sessions ----

@@ -1,6 +1,8 @@
 package dev.engram.core.storage;
 
 import dev.engram.core.auth.TokenStore;
+import dev.engram.core.consolidate.AssociationSink;
+import dev.engram.core.consolidate.Associations;
 import dev.engram.core.index.VectorIndex;
 import dev.engram.core.ingest.QuarantineRecorder;
 import dev.engram.core.model.SpaceConfig;
@@ -75,7 +77,7 @@ import org.rocksdb.RocksDBException;
  * scheduled thread (and at close) under {@link #snapshotLock}.
  */
 public final class DurableStore
-    implements Journal, QuarantineRecorder, TokenStore.Records, AutoCloseable {
+    implements Journal, QuarantineRecorder, TokenStore.Records, AssociationSink, AutoCloseable {
   private static final System.Logger LOG = System.getLogger(DurableStore.class.getName());
 
   private final StorageConfig config;
@@ -224,6 +226,10 @@ public final class DurableStore
             kv.quarantine,
             Codec.episodePrefix(state.incarnation()),
             Codec.episodePrefixEnd(state.incarnation()));
+        writes.deleteRange(
+            kv.associations,
+            Codec.episodePrefix(state.incarnation()),
+            Codec.episodePrefixEnd(state.incarnation()));
         writes.commit();
       }
       // Marked deleted before its state goes: see stateOf.
@@ -244,6 +250,7 @@ public final class DurableStore
         for (String id : ids) {
           writes.forgotten(state.incarnation(), id);
           writes.delete(kv.quarantine, Codec.episodeKey(state.incarnation(), id));
+          writes.delete(kv.associations, Codec.episodeKey(state.incarnation(), id));
         }
         writes.commit();
       }
@@ -398,6 +405,7 @@ public final class DurableStore
         reindexed += toIndex.size();
         quarantined += indexAll(space, toIndex, indexThreads);
       }
+      restoreAssociations(byIncarnation);
       int restoredSessions = restoreSessions(byIncarnation, sessions, maxSessions);
       removeOrphans(orphans);
       long millis = (System.nanoTime() - start) / 1_000_000;
@@ -541,6 +549,66 @@ public final class DurableStore
     return false;
   }
 
+  /**
+   * Puts back each space's association graph; a record whose episode is gone (forgotten, or its id
+   * stored again under a new ordinal) is deleted, edges to episodes that are gone are dropped, and
+   * merged near-duplicates leave the index again.
+   */
+  private void restoreAssociations(Map<Long, MemorySpace> byIncarnation) {
+    List<Codec.StoredNode> nodes = new ArrayList<>();
+    try (WriteSet stale = begin()) {
+      kv.forEachNode(
+          n -> {
+            MemorySpace space = byIncarnation.get(n.incarnation());
+            if (space != null && space.ordinalOf(n.id()) == n.ordinal()) {
+              nodes.add(n);
+            } else {
+              stale.delete(kv.associations, Codec.episodeKey(n.incarnation(), n.id()));
+            }
+          });
+      stale.commit();
+    }
+    for (Codec.StoredNode n : nodes) {
+      MemorySpace space = byIncarnation.get(n.incarnation());
+      space.associations().restore(n.ordinal(), n.node(), o -> space.episodeAt(o) != null);
+    }
+    for (Codec.StoredNode n : nodes) {
+      MemorySpace space = byIncarnation.get(n.incarnation());
+      Associations.Node node = space.associations().node(n.ordinal());
+      if (node != null && node.mergedInto() >= 0) {
+        space.unindex(n.ordinal());
+      }
+    }
+  }
+
+  /**
+   * Writes the current association nodes of {@code ordinals} (deleting the records of those that
+   * have none) as one batch. Called by the consolidation worker, never on the ack path.
+   */
+  @Override
+  public void persist(MemorySpace space, Collection<Integer> ordinals) {
+    SpaceState state = states.get(space);
+    if (state == null) {
+      return; // deleted meanwhile
+    }
+    try (WriteSet writes = begin()) {
+      for (int ordinal : ordinals) {
+        var episode = space.episodeAt(ordinal);
+        if (episode == null) {
+          continue; // forgotten: its forget deleted the record
+        }
+        byte[] key = Codec.episodeKey(state.incarnation(), episode.id());
+        Associations.Node node = space.associations().node(ordinal);
+        if (node == null) {
+          writes.delete(kv.associations, key);
+        } else {
+          writes.put(kv.associations, key, Codec.nodeValue(ordinal, node));
+        }
+      }
+      writes.commit();
+    }
+  }
+
   /** Deletes quarantine markers whose episode is gone (forgotten, or stored again anew). */
   private void removeStaleMarkers(
       Map<Long, Map<String, StoredQuarantine>> markers, List<StoredQuarantine> applied) {
@@ -584,6 +652,8 @@ public final class DurableStore
             kv.episodes, Codec.episodePrefix(incarnation), Codec.episodePrefixEnd(incarnation));
         writes.deleteRange(
             kv.quarantine, Codec.episodePrefix(incarnation), Codec.episodePrefixEnd(incarnation));
+        writes.deleteRange(
+            kv.associations, Codec.episodePrefix(incarnation), Codec.episodePrefixEnd(incarnation));
         deleteSnapshot(incarnation);
       }
       writes.commit();

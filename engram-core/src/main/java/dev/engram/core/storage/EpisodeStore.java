@@ -34,9 +34,10 @@ import org.rocksdb.WriteOptions;
 
 /**
  * The RocksDB database under a data directory, with its column families ({@code spaces}, {@code
- * episodes}, {@code sessions}, {@code quarantine}, and {@code default} for counters; layout in
- * {@link Codec}), and the directory lock ({@code <dir>/LOCK}, held with {@link FileChannel#tryLock}
- * for the store's lifetime, so a second server on the same directory fails at once).
+ * episodes}, {@code sessions}, {@code quarantine}, {@code associations}, and {@code default} for
+ * counters; layout in {@link Codec}), and the directory lock ({@code <dir>/LOCK}, held with {@link
+ * FileChannel#tryLock} for the store's lifetime, so a second server on the same directory fails at
+ * once).
  *
  * <p>RocksDB options: the write-ahead log is bounded ({@code max_total_wal_size} 256 MiB, which
  * forces memtable flushes), so replaying it after a crash takes a bounded time.
@@ -62,6 +63,7 @@ final class EpisodeStore implements AutoCloseable {
   final ColumnFamilyHandle sessions;
   final ColumnFamilyHandle quarantine;
   final ColumnFamilyHandle tokens;
+  final ColumnFamilyHandle associations;
 
   private EpisodeStore(
       Path dir,
@@ -84,6 +86,7 @@ final class EpisodeStore implements AutoCloseable {
     this.sessions = handles.get(3);
     this.quarantine = handles.get(4);
     this.tokens = handles.get(5);
+    this.associations = handles.get(6);
   }
 
   /**
@@ -133,7 +136,8 @@ final class EpisodeStore implements AutoCloseable {
             new ColumnFamilyDescriptor(Codec.utf8("episodes"), cfOptions),
             new ColumnFamilyDescriptor(Codec.utf8("sessions"), cfOptions),
             new ColumnFamilyDescriptor(Codec.utf8("quarantine"), cfOptions),
-            new ColumnFamilyDescriptor(Codec.utf8("tokens"), cfOptions));
+            new ColumnFamilyDescriptor(Codec.utf8("tokens"), cfOptions),
+            new ColumnFamilyDescriptor(Codec.utf8("associations"), cfOptions));
     List<ColumnFamilyHandle> handles = new ArrayList<>();
     try {
       RocksDB db = RocksDB.open(dbOptions, dir.resolve("rocksdb").toString(), descriptors, handles);
@@ -199,6 +203,11 @@ final class EpisodeStore implements AutoCloseable {
         db.put(tokens, options, key, value);
       }
     }
+  }
+
+  /** Every stored association node (consolidation's graph), in key order. */
+  void forEachNode(Consumer<Codec.StoredNode> visitor) {
+    scan(associations, null, (k, v) -> visitor.accept(Codec.node(k, v)));
   }
 
   /** Every stored episode, in key order (space incarnation, then id). */

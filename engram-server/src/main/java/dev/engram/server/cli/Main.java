@@ -1,6 +1,7 @@
 package dev.engram.server.cli;
 
 import dev.engram.core.EngramConfig;
+import dev.engram.core.consolidate.ConsolidationConfig;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.MessageLimits;
 import dev.engram.core.storage.FsyncPolicy;
@@ -30,6 +31,7 @@ public final class Main {
                           [--fsync always|interval|never] [--snapshot-interval SECONDS]
                           [--queue-capacity N] [--workers N] [--max-message-bytes N]
                           [--auth on|off] [--admin-token-file PATH] [--bind ADDR]
+                          [--consolidation on|off]
 
         --grpc-port N        gRPC port (default 50051; 0 picks a free port)
         --http-port N        HTTP port: REST under /v1, WebSocket stream at /v1/stream, console at /
@@ -52,6 +54,9 @@ public final class Main {
                              once (only its hash is kept)
         --bind ADDR          address gRPC and HTTP listen on (default 127.0.0.1; 0.0.0.0: every
                              interface)
+        --consolidation on|off  the background consolidation worker (default on): association
+                             edges, near-duplicate merges, confidence reinforcement, the
+                             consolidated_through watermark; off: ASSOCIATIVE recall uses seeds only
       """;
 
   private Main() {}
@@ -175,6 +180,14 @@ public final class Main {
           case "--auth" -> auth = onOff(option, value(option, rest));
           case "--admin-token-file" -> adminTokenFile = Path.of(value(option, rest));
           case "--bind" -> bind = value(option, rest);
+          case "--consolidation" ->
+              engine.consolidation(
+                  switch (value(option, rest)) {
+                    case "on" -> ConsolidationConfig.defaults();
+                    case "off" -> ConsolidationConfig.off();
+                    default ->
+                        throw new IllegalArgumentException("--consolidation takes on or off");
+                  });
           default -> throw new IllegalArgumentException("unknown option '" + option + "'");
         }
       }

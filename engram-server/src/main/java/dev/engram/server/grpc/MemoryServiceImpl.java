@@ -7,7 +7,6 @@ import dev.engram.core.Caller;
 import dev.engram.core.Engram;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.OverloadedException;
-import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.StatusCode;
 import dev.engram.core.session.Acceptor;
@@ -144,14 +143,7 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
   public void createSpace(CreateSpaceRequest request, StreamObserver<Space> responses) {
     unary(
         responses,
-        () ->
-            ProtoMapper.toProto(
-                caller()
-                    .createSpace(
-                        new SpaceConfig(
-                            SpaceId.of(request.getMemorySpaceId()),
-                            request.getDimension(),
-                            ProtoMapper.toModel(request)))));
+        () -> ProtoMapper.toProto(caller().createSpace(ProtoMapper.toSpaceConfig(request))));
   }
 
   @Override

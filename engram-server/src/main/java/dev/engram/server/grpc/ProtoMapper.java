@@ -8,6 +8,8 @@ import dev.engram.core.model.Metric;
 import dev.engram.core.model.RecallMode;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.RecallResult;
+import dev.engram.core.model.SpaceConfig;
+import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.SpaceInfo;
 import dev.engram.core.session.SessionEvent;
 import dev.engram.proto.v1.CreateSpaceRequest;
@@ -151,13 +153,47 @@ public final class ProtoMapper {
             .setIndexedThrough(result.indexedThrough())
             .setTookMicros(result.tookMicros());
     for (Memory m : result.memories()) {
-      b.addMemories(
+      dev.engram.proto.v1.Memory.Builder memory =
           dev.engram.proto.v1.Memory.newBuilder()
               .setEpisode(toProto(m.episode()))
               .setScore(m.score())
-              .setConfidence(m.confidence()));
+              .setConfidence(m.confidence())
+              .addAllAliases(m.aliases());
+      if (m.explanation() != null) {
+        var e = m.explanation();
+        memory.setExplanation(
+            dev.engram.proto.v1.Explanation.newBuilder()
+                .setSeedRank(e.seedRank())
+                .setSeedScore(e.seedScore())
+                .setActivation(e.activation())
+                .setHops(e.hops())
+                .setConfidence(e.confidence())
+                .setRecency(e.recency()));
+      }
+      b.addMemories(memory);
     }
     return b.build();
+  }
+
+  /**
+   * The space a create request defines.
+   *
+   * @throws InvalidFieldException if {@code metric} is unset or unknown, or {@code
+   *     half_life_seconds} is out of range
+   */
+  public static SpaceConfig toSpaceConfig(CreateSpaceRequest request) {
+    long halfLife = request.getHalfLifeSeconds();
+    if (halfLife < 0 || halfLife > SpaceConfig.MAX_HALF_LIFE.toSeconds()) {
+      throw new InvalidFieldException(
+          "half_life_seconds",
+          "%s is out of range: use 0 (no decay) to %d"
+              .formatted(Long.toUnsignedString(halfLife), SpaceConfig.MAX_HALF_LIFE.toSeconds()));
+    }
+    return new SpaceConfig(
+        SpaceId.of(request.getMemorySpaceId()),
+        request.getDimension(),
+        toModel(request),
+        java.time.Duration.ofSeconds(halfLife));
   }
 
   /**
@@ -230,6 +266,8 @@ public final class ProtoMapper {
         .setMetric(toProto(info.config().metric()))
         .setEpisodeCount(info.episodeCount())
         .setIndexedCount(info.indexedCount())
+        .setHalfLifeSeconds(info.config().halfLife().toSeconds())
+        .setConsolidatedCount(info.consolidatedCount())
         .build();
   }
 
@@ -255,7 +293,8 @@ public final class ProtoMapper {
           b.setAck(
                   ObservationAck.newBuilder()
                       .setAcceptedThrough(a.acceptedThrough())
-                      .setIndexedThrough(a.indexedThrough()))
+                      .setIndexedThrough(a.indexedThrough())
+                      .setConsolidatedThrough(a.consolidatedThrough()))
               .setSequenceNumber(a.acceptedThrough());
       case SessionEvent.Status s ->
           b.setStatus(

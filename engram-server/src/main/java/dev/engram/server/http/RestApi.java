@@ -8,7 +8,6 @@ import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.InvalidFieldException;
 import dev.engram.core.model.NotFoundException;
-import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.StatusCode;
 import dev.engram.core.session.Acceptor;
@@ -110,13 +109,7 @@ final class RestApi {
 
   private void createSpace(Context ctx) {
     CreateSpaceRequest request = body(ctx, CreateSpaceRequest.newBuilder()).build();
-    var info =
-        caller(ctx)
-            .createSpace(
-                new SpaceConfig(
-                    SpaceId.of(request.getMemorySpaceId()),
-                    request.getDimension(),
-                    ProtoMapper.toModel(request)));
+    var info = caller(ctx).createSpace(ProtoMapper.toSpaceConfig(request));
     ctx.header("Location", "/v1/spaces/" + info.config().id().value());
     json(ctx, 201, ProtoMapper.toProto(info));
   }

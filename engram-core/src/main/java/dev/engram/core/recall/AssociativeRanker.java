@@ -1,0 +1,205 @@
+package dev.engram.core.recall;
+
+import dev.engram.core.consolidate.Associations;
+import dev.engram.core.index.SearchHit;
+import dev.engram.core.model.Cue;
+import dev.engram.core.model.Episode;
+import dev.engram.core.model.Explanation;
+import dev.engram.core.model.Memory;
+import dev.engram.core.space.MemorySpace;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code ASSOCIATIVE} recall: seeds, then spreading activation over the space's association graph,
+ * combined with confidence and recency.
+ *
+ * <p>Seeds: {@link #seeds} (today the vector kNN of the cue, {@link #SEED_FACTOR}{@code × k}, at
+ * least {@link #MIN_SEEDS}; the one place that chooses them). A seed's activation is its similarity
+ * (at least 0). Spreading: breadth first, at most {@link #MAX_HOPS} hops; from each node the {@link
+ * #FAN_OUT} strongest edges; activation over an edge is {@code a × weight × }{@link #HOP_DECAY},
+ * and a node keeps the highest activation that reaches it. At most {@link #MAX_VISITED} nodes are
+ * visited, so a recall is bounded whatever the graph.
+ *
+ * <p>Score: {@code activation × (0.7 + 0.3 × confidence) + 0.05 × recency}, where recency is {@code
+ * 1 / (1 + days older than the newest candidate)}. Each memory carries an {@link Explanation} of
+ * these signals.
+ *
+ * <p>Thread-safety: stateless; reads the graph's immutable nodes without locking.
+ */
+final class AssociativeRanker {
+  static final int SEED_FACTOR = 2;
+  static final int MIN_SEEDS = 20;
+  static final int MAX_HOPS = 2;
+  static final int FAN_OUT = 16;
+  static final int MAX_VISITED = 512;
+  static final float HOP_DECAY = 0.5f;
+  private static final double DAY_MILLIS = 86_400_000d;
+
+  private AssociativeRanker() {}
+
+  private static final class Candidate {
+    final int ordinal;
+    final Episode episode;
+    int seedRank;
+    float seedScore;
+    float activation;
+    int hops;
+    float confidence;
+    float recency;
+    float score;
+
+    Candidate(int ordinal, Episode episode) {
+      this.ordinal = ordinal;
+      this.episode = episode;
+    }
+  }
+
+  /**
+   * The seeds of an associative recall, best first. Vector similarity until lexical search exists;
+   * the hybrid (vector + text) seeds replace this one method.
+   */
+  static List<SearchHit> seeds(MemorySpace space, Cue cue) {
+    int n = Math.max(MIN_SEEDS, SEED_FACTOR * cue.k());
+    return space.search(cue.embedding(), n, cue.minScore());
+  }
+
+  static List<Memory> recall(MemorySpace space, Cue cue, long nowMillis) {
+    Associations graph = space.associations();
+    Map<Integer, Candidate> candidates = new HashMap<>();
+    List<Candidate> frontier = new ArrayList<>();
+    int rank = 0;
+    for (SearchHit hit : seeds(space, cue)) {
+      rank++;
+      int ordinal = canonical(graph, hit.ordinal());
+      Episode episode = space.episodeAt(ordinal);
+      if (episode == null) {
+        continue;
+      }
+      Candidate c = candidates.get(ordinal);
+      float activation = Math.max(0f, hit.score());
+      if (c == null) {
+        c = new Candidate(ordinal, episode);
+        c.seedRank = rank;
+        c.seedScore = hit.score();
+        c.activation = activation;
+        candidates.put(ordinal, c);
+        frontier.add(c);
+      } else if (activation > c.activation) {
+        c.activation = activation;
+      }
+    }
+    for (int hop = 1; hop <= MAX_HOPS && !frontier.isEmpty(); hop++) {
+      List<Candidate> next = new ArrayList<>();
+      for (Candidate from : frontier) {
+        Associations.Node node = graph.node(from.ordinal);
+        if (node == null || from.activation <= 0f) {
+          continue;
+        }
+        int[] edges = strongest(node);
+        for (int i : edges) {
+          if (candidates.size() >= MAX_VISITED) {
+            break;
+          }
+          int to = node.neighbours()[i];
+          float spread = from.activation * node.weights()[i] * HOP_DECAY;
+          Candidate c = candidates.get(to);
+          if (c == null) {
+            Episode episode = space.episodeAt(to);
+            if (episode == null) {
+              continue; // forgotten
+            }
+            c = new Candidate(to, episode);
+            c.activation = spread;
+            c.hops = hop;
+            candidates.put(to, c);
+            next.add(c);
+          } else if (spread > c.activation) {
+            c.activation = spread;
+            c.hops = hop; // its best activation came over edges
+          }
+        }
+      }
+      frontier = next;
+    }
+    long newest = Long.MIN_VALUE;
+    for (Candidate c : candidates.values()) {
+      newest = Math.max(newest, c.episode.observedAt().toEpochMilli());
+    }
+    List<Candidate> ranked = new ArrayList<>(candidates.values());
+    for (Candidate c : ranked) {
+      c.confidence = graph.confidence(c.ordinal, nowMillis, c.episode.confidence());
+      double ageDays = (newest - c.episode.observedAt().toEpochMilli()) / DAY_MILLIS;
+      c.recency = (float) (1.0 / (1.0 + ageDays));
+      c.score = c.activation * (0.7f + 0.3f * c.confidence) + 0.05f * c.recency;
+    }
+    ranked.sort(
+        (a, b) -> {
+          int byScore = Float.compare(b.score, a.score);
+          return byScore != 0 ? byScore : a.episode.id().compareTo(b.episode.id());
+        });
+    int n = Math.min(cue.k(), ranked.size());
+    List<Memory> out = new ArrayList<>(n);
+    for (Candidate c : ranked.subList(0, n)) {
+      out.add(
+          new Memory(
+              c.episode,
+              c.score,
+              c.confidence,
+              new Explanation(
+                  c.seedRank, c.seedScore, c.activation, c.hops, c.confidence, c.recency),
+              aliases(space, graph.node(c.ordinal))));
+    }
+    return out;
+  }
+
+  /** The ordinal of the memory a merged near-duplicate belongs to (itself if not merged). */
+  private static int canonical(Associations graph, int ordinal) {
+    Associations.Node node = graph.node(ordinal);
+    return node != null && node.mergedInto() >= 0 ? node.mergedInto() : ordinal;
+  }
+
+  /** Indexes of the node's {@link #FAN_OUT} strongest edges (ties: the first ones). */
+  private static int[] strongest(Associations.Node node) {
+    float[] w = node.weights();
+    int n = w.length;
+    int[] out = new int[Math.min(n, FAN_OUT)];
+    if (n <= FAN_OUT) {
+      for (int i = 0; i < n; i++) {
+        out[i] = i;
+      }
+      return out;
+    }
+    float[] sorted = w.clone();
+    java.util.Arrays.sort(sorted);
+    float threshold = sorted[n - FAN_OUT]; // the FAN_OUT-th largest
+    int k = 0;
+    for (int i = 0; i < n && k < out.length; i++) {
+      if (w[i] > threshold) {
+        out[k++] = i;
+      }
+    }
+    for (int i = 0; i < n && k < out.length; i++) {
+      if (w[i] == threshold) {
+        out[k++] = i;
+      }
+    }
+    return out;
+  }
+
+  static List<String> aliases(MemorySpace space, Associations.Node node) {
+    if (node == null || node.aliases().length == 0) {
+      return List.of();
+    }
+    List<String> ids = new ArrayList<>(node.aliases().length);
+    for (int alias : node.aliases()) {
+      Episode e = space.episodeAt(alias);
+      if (e != null) {
+        ids.add(e.id());
+      }
+    }
+    return ids;
+  }
+}
