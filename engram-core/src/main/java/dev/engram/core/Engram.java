@@ -1,10 +1,15 @@
 package dev.engram.core;
 
+import dev.engram.core.embed.Embedder;
+import dev.engram.core.ingest.EmbedRecorder;
+import dev.engram.core.ingest.EmbedStage;
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.ingest.IngestStats;
 import dev.engram.core.ingest.QuarantineRecorder;
 import dev.engram.core.model.Episode;
+import dev.engram.core.model.InvalidInputException;
 import dev.engram.core.model.MessageLimits;
+import dev.engram.core.model.Metric;
 import dev.engram.core.model.QuarantinedEpisode;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.RecallResult;
@@ -40,6 +45,7 @@ import java.util.UUID;
 public final class Engram implements AutoCloseable {
   private final SpaceRegistry spaces;
   private final IngestQueue queue;
+  private final EmbedStage embeds;
   private final Acceptor acceptor;
   private final Recaller recaller;
   private final SessionManager sessions;
@@ -78,10 +84,22 @@ public final class Engram implements AutoCloseable {
     if (store != null) {
       store.listen(config.events());
     }
+    this.embeds =
+        new EmbedStage(
+            config.embedders(),
+            queue,
+            store == null ? EmbedRecorder.IN_MEMORY : store,
+            store == null ? QuarantineRecorder.IN_MEMORY : store,
+            config.events(),
+            1);
     this.acceptor =
         new Acceptor(
-            queue, config.clock(), store == null ? Journal.IN_MEMORY : store, config.events());
-    this.recaller = new Recaller(config.nanoClock(), config.limits());
+            queue,
+            config.clock(),
+            store == null ? Journal.IN_MEMORY : store,
+            config.events(),
+            embeds);
+    this.recaller = new Recaller(config.nanoClock(), config.limits(), config.embedders());
     this.sessions =
         new SessionManager(
             spaces,
@@ -100,9 +118,37 @@ public final class Engram implements AutoCloseable {
         recovered =
             store.recover(
                 spaces, sessions::restore, config.maxRetainedSessions(), config.workers());
+        reembed();
       } catch (RuntimeException e) {
         close();
         throw e;
+      }
+    }
+  }
+
+  /** Recovery: text-only episodes stored without a vector go through the embed stage again. */
+  private void reembed() {
+    for (MemorySpace space : spaces.list()) {
+      if (!space.config().hasEmbedder()) {
+        continue;
+      }
+      List<Integer> ordinals = space.unembedded();
+      if (ordinals.isEmpty()) {
+        continue;
+      }
+      if (config.embedders().find(space.config().embedder()) == null) {
+        System.getLogger(Engram.class.getName())
+            .log(
+                System.Logger.Level.ERROR,
+                "space %s: %d text-only episodes wait for embedder '%s', which this server lacks"
+                    .formatted(space.config().id(), ordinals.size(), space.config().embedder()));
+        continue;
+      }
+      try {
+        embeds.resubmit(space, ordinals);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new UnavailableException("interrupted while re-embedding text-only episodes");
       }
     }
   }
@@ -119,8 +165,35 @@ public final class Engram implements AutoCloseable {
 
   // ---- spaces ----
 
+  /**
+   * Creates a space from a request's fields: with an {@code embedder}, a {@code dimension} of 0
+   * means the embedder's, and any other must equal it.
+   *
+   * @throws InvalidInputException naming an unknown embedder or a dimension that does not match
+   */
+  public SpaceInfo createSpace(SpaceId id, int dimension, Metric metric, String embedder) {
+    if (embedder == null || embedder.isEmpty()) {
+      return createSpace(new SpaceConfig(id, dimension, metric));
+    }
+    Embedder e = config.embedders().require(embedder);
+    if (dimension != 0 && dimension != e.dimension()) {
+      throw new InvalidInputException(
+          "dimension %d does not match embedder '%s', which makes %d-d vectors: send %d or 0"
+              .formatted(dimension, embedder, e.dimension(), e.dimension()));
+    }
+    return createSpace(new SpaceConfig(id, e.dimension(), metric, embedder));
+  }
+
   public SpaceInfo createSpace(SpaceConfig space) {
     refuseIfShuttingDown();
+    if (space.hasEmbedder()) {
+      Embedder e = config.embedders().require(space.embedder());
+      if (e.dimension() != space.dimension()) {
+        throw new InvalidInputException(
+            "dimension %d does not match embedder '%s', which makes %d-d vectors"
+                .formatted(space.dimension(), space.embedder(), e.dimension()));
+      }
+    }
     return (store == null ? spaces.create(space) : store.createSpace(spaces, space)).info();
   }
 
@@ -231,6 +304,18 @@ public final class Engram implements AutoCloseable {
     return queue.stats();
   }
 
+  /**
+   * Text-only episodes accepted and waiting to be embedded (they also count in the queue depth).
+   */
+  public int embedBacklog() {
+    return embeds.backlog();
+  }
+
+  /** The names of the server-side embedders spaces may use. */
+  public java.util.Set<String> embedders() {
+    return config.embedders().names();
+  }
+
   /** The message and batch limits the doors apply and advertise. */
   public MessageLimits limits() {
     return config.limits();
@@ -257,6 +342,9 @@ public final class Engram implements AutoCloseable {
   @Override
   public void close() {
     sessions.close();
+    if (embeds != null) {
+      embeds.close();
+    }
     queue.close();
     if (store != null) {
       store.close(); // final graph snapshots, flush, unlock

@@ -1,5 +1,6 @@
 package dev.engram.core;
 
+import dev.engram.core.embed.Embedders;
 import dev.engram.core.index.VectorIndex;
 import dev.engram.core.ingest.IndexFaultInjector;
 import dev.engram.core.model.MessageLimits;
@@ -32,6 +33,8 @@ import java.util.function.LongSupplier;
  * @param drainTimeout longest wait for indexing on a draining close or shutdown
  * @param limits the largest message and batch the server takes, and the bound on recall answers
  * @param events the metrics hook ({@link EngineEvents#NONE} when nothing listens)
+ * @param embedders the server-side embedders spaces may name ({@link Embedders#NONE}: clients send
+ *     every vector)
  */
 public record EngramConfig(
     int queueCapacity,
@@ -46,7 +49,8 @@ public record EngramConfig(
     int maxAttachedSessions,
     Duration drainTimeout,
     MessageLimits limits,
-    EngineEvents events) {
+    EngineEvents events,
+    Embedders embedders) {
 
   public EngramConfig {
     Objects.requireNonNull(indexFactory, "indexFactory");
@@ -56,6 +60,7 @@ public record EngramConfig(
     Objects.requireNonNull(drainTimeout, "drainTimeout");
     Objects.requireNonNull(limits, "limits");
     Objects.requireNonNull(events, "events");
+    Objects.requireNonNull(embedders, "embedders");
   }
 
   /** This configuration with {@code events} as its metrics hook. */
@@ -73,7 +78,8 @@ public record EngramConfig(
         maxAttachedSessions,
         drainTimeout,
         limits,
-        events);
+        events,
+        embedders);
   }
 
   public static Builder builder() {
@@ -95,6 +101,7 @@ public record EngramConfig(
     private Duration drainTimeout = Duration.ofSeconds(10);
     private MessageLimits limits = MessageLimits.defaults();
     private EngineEvents events = EngineEvents.NONE;
+    private Embedders embedders = Embedders.NONE;
 
     private Builder() {}
 
@@ -193,6 +200,12 @@ public record EngramConfig(
       return this;
     }
 
+    /** The server-side embedders spaces may name (e.g. {@link Embedders#discover()}). */
+    public Builder embedders(Embedders embedders) {
+      this.embedders = Objects.requireNonNull(embedders, "embedders");
+      return this;
+    }
+
     public EngramConfig build() {
       return new EngramConfig(
           queueCapacity,
@@ -207,7 +220,8 @@ public record EngramConfig(
           maxAttachedSessions,
           drainTimeout,
           limits,
-          events);
+          events,
+          embedders);
     }
   }
 }

@@ -1,5 +1,7 @@
 package dev.engram.core.recall;
 
+import dev.engram.core.embed.Embedder;
+import dev.engram.core.embed.Embedders;
 import dev.engram.core.model.Cue;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.Memory;
@@ -27,14 +29,21 @@ import java.util.function.LongSupplier;
 public final class Recaller {
   private final LongSupplier nanoClock;
   private final MessageLimits limits;
+  private final Embedders embedders;
 
   public Recaller(LongSupplier nanoClock) {
     this(nanoClock, MessageLimits.defaults());
   }
 
   public Recaller(LongSupplier nanoClock, MessageLimits limits) {
+    this(nanoClock, limits, Embedders.NONE);
+  }
+
+  /** A recaller that embeds text-only cues for spaces with an embedder from {@code embedders}. */
+  public Recaller(LongSupplier nanoClock, MessageLimits limits, Embedders embedders) {
     this.nanoClock = nanoClock;
     this.limits = limits;
+    this.embedders = embedders;
   }
 
   /**
@@ -46,7 +55,7 @@ public final class Recaller {
    */
   public RecallResult recall(MemorySpace space, RecallQuery query, long indexedThrough) {
     long start = nanoClock.getAsLong();
-    Cue cue = query.toCue(space.config());
+    Cue cue = embedded(space, query).toCue(space.config());
     limits.checkRecall(cue.k(), space.config().dimension(), query.includeEmbeddings());
     List<Memory> memories = space.recall(cue.embedding(), cue.k(), cue.minScore());
     if (!query.includeEmbeddings()) {
@@ -55,6 +64,20 @@ public final class Recaller {
     limits.checkAnswer(memories);
     long tookMicros = (nanoClock.getAsLong() - start) / 1_000;
     return new RecallResult(memories, indexedThrough, tookMicros);
+  }
+
+  /**
+   * A text-only cue embedded by its space's embedder, on the calling thread; others as they are.
+   */
+  private RecallQuery embedded(MemorySpace space, RecallQuery query) {
+    if (!query.textOnly() || !space.config().hasEmbedder()) {
+      return query;
+    }
+    Embedder embedder = embedders.find(space.config().embedder());
+    if (embedder == null) {
+      return query; // toCue names the missing embedder
+    }
+    return query.withEmbedding(embedder.embed(List.of(query.text())).get(0));
   }
 
   private static final float[] NO_EMBEDDING = new float[0];

@@ -17,7 +17,8 @@ import java.util.Map;
  * sort together (prefix = the space's 8-byte incarnation); values are little-endian.
  *
  * <pre>
- * spaces    key: space id (UTF-8)         value: incarnation i64, dimension i32, metric u8
+ * spaces    key: space id (UTF-8)         value: incarnation i64, dimension i32, metric u8,
+ *                                                then the embedder's name (UTF-8; absent = none)
  * episodes  key: incarnation i64, id      value: ordinal i32, observed-at seconds i64, nanos i32,
  *                                                confidence f32, dimension i32, floats,
  *                                                content (i32 length, UTF-8), metadata count i32,
@@ -60,11 +61,13 @@ final class Codec {
   // ---- spaces ----
 
   static byte[] spaceValue(SpaceConfig config, long incarnation) {
-    return ByteBuffer.allocate(13)
+    byte[] embedder = utf8(config.embedder());
+    return ByteBuffer.allocate(13 + embedder.length)
         .order(ByteOrder.LITTLE_ENDIAN)
         .putLong(incarnation)
         .putInt(config.dimension())
         .put((byte) config.metric().ordinal())
+        .put(embedder)
         .array();
   }
 
@@ -73,8 +76,10 @@ final class Codec {
     long incarnation = b.getLong();
     int dimension = b.getInt();
     Metric metric = Metric.values()[b.get()];
+    String embedder = new String(value, 13, value.length - 13, StandardCharsets.UTF_8);
     return new StoredSpace(
-        new SpaceConfig(SpaceId.of(new String(key, StandardCharsets.UTF_8)), dimension, metric),
+        new SpaceConfig(
+            SpaceId.of(new String(key, StandardCharsets.UTF_8)), dimension, metric, embedder),
         incarnation);
   }
 

@@ -1,7 +1,9 @@
 package dev.engram.core.storage;
 
 import dev.engram.core.index.VectorIndex;
+import dev.engram.core.ingest.EmbedRecorder;
 import dev.engram.core.ingest.QuarantineRecorder;
+import dev.engram.core.model.Episode;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.space.MemorySpace;
@@ -62,7 +64,9 @@ import org.rocksdb.RocksDBException;
  * id); remove from the graph what the store no longer has (forgotten after the snapshot, or never
  * committed); index, in parallel, what the graph lacks (accepted after the snapshot), supervised:
  * an episode whose insert throws is retried once, then quarantined, never aborting startup; restore
- * sessions. The server starts listening only after this.
+ * sessions. The server starts listening only after this. A text-only episode stored without a
+ * vector (its embedding was not written before the stop) stays out of the graph; the engine embeds
+ * it again ({@link #embedded} stores the vector once made).
  *
  * <p>Quarantine: an episode the supervisor quarantined keeps its record in {@code episodes} (it was
  * acknowledged) and gets a marker in {@code quarantine} under the same key, written and synced when
@@ -73,7 +77,8 @@ import org.rocksdb.RocksDBException;
  * state is in a {@link ConcurrentHashMap} read lock-free on the accept path. Snapshots run on one
  * scheduled thread (and at close) under {@link #snapshotLock}.
  */
-public final class DurableStore implements Journal, QuarantineRecorder, AutoCloseable {
+public final class DurableStore
+    implements Journal, QuarantineRecorder, EmbedRecorder, AutoCloseable {
   private static final System.Logger LOG = System.getLogger(DurableStore.class.getName());
 
   private final StorageConfig config;
@@ -234,10 +239,17 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
     }
   }
 
-  /** Forgets episodes durably, then from memory; returns how many were stored. */
+  /**
+   * Forgets episodes durably, then from memory; returns how many were stored. Serialised with
+   * {@link #embedded} per space, so an embedded vector written late cannot bring a forgotten
+   * episode back.
+   */
   public int forget(MemorySpace space, Collection<String> ids) {
     SpaceState state = states.get(space);
-    if (state != null) {
+    if (state == null) {
+      return space.forget(ids);
+    }
+    synchronized (state) {
       try (WriteSet writes = begin()) {
         for (String id : ids) {
           writes.forgotten(state.incarnation(), id);
@@ -245,8 +257,32 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
         }
         writes.commit();
       }
+      return space.forget(ids);
     }
-    return space.forget(ids);
+  }
+
+  /**
+   * Stores the vector the embed stage made for a text-only episode (not synced: a lost one is
+   * embedded again at the next start), unless the episode was forgotten meanwhile.
+   */
+  @Override
+  public void embedded(MemorySpace space, int ordinal, Episode episode) {
+    SpaceState state = states.get(space);
+    if (state == null) {
+      return; // the space was deleted meanwhile
+    }
+    synchronized (state) {
+      if (space.episode(ordinal) == null) {
+        return; // forgotten: its delete is already written
+      }
+      try (WriteSet writes = begin()) {
+        writes.put(
+            kv.episodes,
+            Codec.episodeKey(state.incarnation(), episode.id()),
+            Codec.episodeValue(ordinal, episode));
+        writes.commit();
+      }
+    }
   }
 
   /**
@@ -336,7 +372,7 @@ public final class DurableStore implements Journal, QuarantineRecorder, AutoClos
             SnapshotGuard guard = states.get(space).guard();
             boolean indexed = guard.contains(e.ordinal());
             space.restore(e.ordinal(), e.episode(), indexed);
-            if (!indexed) {
+            if (!indexed && e.episode().embedding().length > 0) { // text only: re-embedded
               missing.computeIfAbsent(space, s -> new ArrayList<>()).add(e.ordinal());
             }
             episodes[0]++;

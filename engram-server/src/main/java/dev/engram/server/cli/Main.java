@@ -1,6 +1,7 @@
 package dev.engram.server.cli;
 
 import dev.engram.core.EngramConfig;
+import dev.engram.core.embed.Embedders;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.MessageLimits;
 import dev.engram.core.storage.FsyncPolicy;
@@ -117,7 +118,7 @@ public final class Main {
       Path dataDir = Path.of("engram-data");
       FsyncPolicy fsync = FsyncPolicy.INTERVAL;
       Duration snapshotInterval = StorageConfig.DEFAULT_SNAPSHOT_INTERVAL;
-      EngramConfig.Builder engine = EngramConfig.builder();
+      EngramConfig.Builder engine = EngramConfig.builder().embedders(Embedders.discover());
       Deque<String> rest = new ArrayDeque<>(args);
       while (!rest.isEmpty()) {
         String option = rest.pop();

@@ -6,7 +6,6 @@ import com.google.rpc.RetryInfo;
 import dev.engram.core.Engram;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.OverloadedException;
-import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.StatusCode;
 import dev.engram.core.session.Acceptor;
@@ -137,10 +136,10 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
         () ->
             ProtoMapper.toProto(
                 engine.createSpace(
-                    new SpaceConfig(
-                        SpaceId.of(request.getMemorySpaceId()),
-                        request.getDimension(),
-                        ProtoMapper.toModel(request)))));
+                    SpaceId.of(request.getMemorySpaceId()),
+                    request.getDimension(),
+                    ProtoMapper.toModel(request),
+                    request.getEmbedder())));
   }
 
   @Override

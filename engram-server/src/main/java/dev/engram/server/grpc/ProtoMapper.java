@@ -230,6 +230,7 @@ public final class ProtoMapper {
         .setMetric(toProto(info.config().metric()))
         .setEpisodeCount(info.episodeCount())
         .setIndexedCount(info.indexedCount())
+        .setEmbedder(info.config().embedder())
         .build();
   }
 

@@ -7,7 +7,6 @@ import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.InvalidFieldException;
 import dev.engram.core.model.NotFoundException;
-import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.StatusCode;
 import dev.engram.core.session.Acceptor;
@@ -105,10 +104,10 @@ final class RestApi {
     CreateSpaceRequest request = body(ctx, CreateSpaceRequest.newBuilder()).build();
     var info =
         engine.createSpace(
-            new SpaceConfig(
-                SpaceId.of(request.getMemorySpaceId()),
-                request.getDimension(),
-                ProtoMapper.toModel(request)));
+            SpaceId.of(request.getMemorySpaceId()),
+            request.getDimension(),
+            ProtoMapper.toModel(request),
+            request.getEmbedder());
     ctx.header("Location", "/v1/spaces/" + info.config().id().value());
     json(ctx, 201, ProtoMapper.toProto(info));
   }
