@@ -15,6 +15,8 @@ import dev.engram.proto.v1.StreamResponse;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -84,7 +86,17 @@ class TextStreamTest {
           server.blocking.getSpace(GetSpaceRequest.newBuilder().setMemorySpaceId(SPACE).build());
       assertThat(after.getIndexedCount()).isEqualTo(SENTENCES.length);
       assertThat(after.getEmbedder()).isEqualTo("all-minilm-l6-v2");
+      String metrics = server.server.metrics().scrape();
+      assertThat(sample(metrics, "engram_embed_lag_seconds_count")).isEqualTo(SENTENCES.length);
+      assertThat(sample(metrics, "engram_embed_backlog")).isZero();
     }
+  }
+
+  /** The value of an unlabelled sample in a Prometheus scrape. */
+  private static double sample(String scrape, String name) {
+    Matcher m = Pattern.compile("(?m)^" + name + " (\\S+)$").matcher(scrape);
+    assertThat(m.find()).as(name + " in the scrape").isTrue();
+    return Double.parseDouble(m.group(1));
   }
 
   private static String recallTop(TestStream s, String requestId, String text) {
