@@ -4,6 +4,8 @@ import dev.engram.bench.durability.DurabilityBench;
 import dev.engram.bench.index.IndexBench;
 import dev.engram.bench.index.ScalingBench;
 import dev.engram.bench.load.LoadBench;
+import dev.engram.bench.quality.EmbedBench;
+import dev.engram.bench.quality.QualityBench;
 import java.util.Arrays;
 
 /**
@@ -15,6 +17,8 @@ import java.util.Arrays;
  *   ./engram bench index [options]           the vector index benchmark (dev.engram.bench.index)
  *   ./engram bench scaling [options]         index build and search throughput per thread count
  *   ./engram bench durability [options]      the durability benchmark (dev.engram.bench.durability)
+ *   ./engram bench quality --data FILE.jsonl  memory quality: evidence hit@k and MRR per recall mode
+ *   ./engram bench embed [options]           server-side embedder throughput (sentences/s)
  * </pre>
  */
 public final class Bench {
@@ -32,6 +36,8 @@ public final class Bench {
       case "index" -> IndexBench.main(rest);
       case "scaling" -> ScalingBench.main(rest);
       case "durability" -> DurabilityBench.main(rest);
+      case "quality" -> System.exit(QualityBench.run(rest));
+      case "embed" -> System.exit(EmbedBench.run(rest));
       default -> {
         System.err.println("bench: unknown benchmark '" + args[0] + "'");
         usage();
@@ -48,7 +54,11 @@ public final class Bench {
                                     (./engram bench load --help lists the options)
           index [options]           vector index benchmark (docs/benchmarks.md)
           scaling [options]         index build/search throughput per thread count (docs/benchmarks.md)
-          durability accept|restart durability benchmark (docs/benchmarks.md)\
+          durability accept|restart durability benchmark (docs/benchmarks.md)
+          quality --data FILE.jsonl [--mode m1,m2] [--out FILE.json]
+                                    memory quality per recall mode (docs/benchmarks.md)
+          embed [--data FILE.jsonl] [--sentences N] [--batch N]
+                                    server-side embedder throughput, sentences/s\
         """);
   }
 }

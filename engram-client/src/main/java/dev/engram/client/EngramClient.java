@@ -117,6 +117,21 @@ public final class EngramClient implements AutoCloseable {
                 .build());
   }
 
+  /**
+   * Creates a space whose text the server embeds with {@code embedder} (e.g. {@code
+   * "all-minilm-l6-v2"}): its episodes and recall cues may then carry text only. The dimension is
+   * the embedder's.
+   */
+  public Space createSpace(String spaceId, String embedder, Metric metric) {
+    return stub()
+        .createSpace(
+            CreateSpaceRequest.newBuilder()
+                .setMemorySpaceId(spaceId)
+                .setEmbedder(embedder)
+                .setMetric(metric)
+                .build());
+  }
+
   public Space getSpace(String spaceId) {
     return stub().getSpace(GetSpaceRequest.newBuilder().setMemorySpaceId(spaceId).build());
   }

@@ -5,12 +5,17 @@ import dev.engram.core.auth.Authorizer;
 import dev.engram.core.auth.TokenStore;
 import dev.engram.core.consolidate.AssociationSink;
 import dev.engram.core.consolidate.Consolidator;
+import dev.engram.core.embed.Embedder;
+import dev.engram.core.ingest.EmbedRecorder;
+import dev.engram.core.ingest.EmbedStage;
 import dev.engram.core.ingest.IndexCallback;
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.ingest.IngestStats;
 import dev.engram.core.ingest.QuarantineRecorder;
 import dev.engram.core.model.Episode;
+import dev.engram.core.model.InvalidInputException;
 import dev.engram.core.model.MessageLimits;
+import dev.engram.core.model.Metric;
 import dev.engram.core.model.QuarantinedEpisode;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.RecallResult;
@@ -34,6 +39,7 @@ import dev.engram.core.storage.StorageStats;
 import dev.engram.core.telemetry.Door;
 import dev.engram.core.telemetry.EngineEvents;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 
@@ -47,6 +53,7 @@ import java.util.UUID;
 public final class Engram implements AutoCloseable {
   private final SpaceRegistry spaces;
   private final IngestQueue queue;
+  private final EmbedStage embeds;
   private final Acceptor acceptor;
   private final Recaller recaller;
   private final SessionManager sessions;
@@ -98,9 +105,21 @@ public final class Engram implements AutoCloseable {
     if (store != null) {
       store.listen(config.events());
     }
+    this.embeds =
+        new EmbedStage(
+            config.embedders(),
+            queue,
+            store == null ? EmbedRecorder.IN_MEMORY : store,
+            store == null ? QuarantineRecorder.IN_MEMORY : store,
+            config.events(),
+            1);
     this.acceptor =
         new Acceptor(
-            queue, config.clock(), store == null ? Journal.IN_MEMORY : store, config.events());
+            queue,
+            config.clock(),
+            store == null ? Journal.IN_MEMORY : store,
+            config.events(),
+            embeds);
     this.consolidator =
         config.consolidation().enabled()
             ? new Consolidator(
@@ -112,7 +131,9 @@ public final class Engram implements AutoCloseable {
     if (consolidator != null) {
       queue.listen(consolidator::indexed);
     }
-    this.recaller = new Recaller(config.nanoClock(), config.limits(), config.clock(), consolidator);
+    this.recaller =
+        new Recaller(
+            config.nanoClock(), config.limits(), config.clock(), consolidator, config.embedders());
     this.sessions =
         new SessionManager(
             spaces,
@@ -143,6 +164,7 @@ public final class Engram implements AutoCloseable {
         recovered =
             store.recover(
                 spaces, sessions::restore, config.maxRetainedSessions(), config.workers());
+        reembed();
       } catch (RuntimeException e) {
         close();
         throw e;
@@ -165,6 +187,33 @@ public final class Engram implements AutoCloseable {
             && !space.isQuarantined(ordinal)) {
           consolidator.indexed(space, ordinal, 0, IndexCallback.NONE);
         }
+      }
+    }
+  }
+
+  /** Recovery: text-only episodes stored without a vector go through the embed stage again. */
+  private void reembed() {
+    for (MemorySpace space : spaces.list()) {
+      if (!space.config().hasEmbedder()) {
+        continue;
+      }
+      List<Integer> ordinals = space.unembedded();
+      if (ordinals.isEmpty()) {
+        continue;
+      }
+      if (config.embedders().find(space.config().embedder()) == null) {
+        System.getLogger(Engram.class.getName())
+            .log(
+                System.Logger.Level.ERROR,
+                "space %s: %d text-only episodes wait for embedder '%s', which this server lacks"
+                    .formatted(space.config().id(), ordinals.size(), space.config().embedder()));
+        continue;
+      }
+      try {
+        embeds.resubmit(space, ordinals);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new UnavailableException("interrupted while re-embedding text-only episodes");
       }
     }
   }
@@ -210,8 +259,34 @@ public final class Engram implements AutoCloseable {
 
   // ---- spaces ----
 
+  /**
+   * Creates a space from a request's fields: with an {@code embedder}, a {@code dimension} of 0
+   * means the embedder's, and any other must equal it.
+   *
+   * @throws InvalidInputException naming an unknown embedder or a dimension that does not match
+   */
+  public SpaceInfo createSpace(SpaceId id, int dimension, Metric metric, String embedder) {
+    return createSpace(new SpaceConfig(id, dimension, metric, Duration.ZERO, embedder));
+  }
+
+  /**
+   * Creates a space. With an embedder, a dimension of 0 means the embedder's, and any other must
+   * equal it.
+   *
+   * @throws InvalidInputException naming an unknown embedder or a dimension that does not match
+   */
   public SpaceInfo createSpace(SpaceConfig space) {
     refuseIfShuttingDown();
+    if (space.hasEmbedder()) {
+      Embedder e = config.embedders().require(space.embedder());
+      if (space.dimension() == 0) {
+        space = space.withDimension(e.dimension());
+      } else if (e.dimension() != space.dimension()) {
+        throw new InvalidInputException(
+            "dimension %d does not match embedder '%s', which makes %d-d vectors: send %d or 0"
+                .formatted(space.dimension(), space.embedder(), e.dimension(), e.dimension()));
+      }
+    }
     return (store == null ? spaces.create(space) : store.createSpace(spaces, space)).info();
   }
 
@@ -337,6 +412,18 @@ public final class Engram implements AutoCloseable {
     return queue.stats();
   }
 
+  /**
+   * Text-only episodes accepted and waiting to be embedded (they also count in the queue depth).
+   */
+  public int embedBacklog() {
+    return embeds.backlog();
+  }
+
+  /** The names of the server-side embedders spaces may use. */
+  public java.util.Set<String> embedders() {
+    return config.embedders().names();
+  }
+
   /** The message and batch limits the doors apply and advertise. */
   public MessageLimits limits() {
     return config.limits();
@@ -363,6 +450,9 @@ public final class Engram implements AutoCloseable {
   @Override
   public void close() {
     sessions.close();
+    if (embeds != null) {
+      embeds.close();
+    }
     queue.close();
     if (consolidator != null) {
       consolidator.close();

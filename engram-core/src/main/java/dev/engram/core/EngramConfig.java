@@ -1,6 +1,7 @@
 package dev.engram.core;
 
 import dev.engram.core.consolidate.ConsolidationConfig;
+import dev.engram.core.embed.Embedders;
 import dev.engram.core.index.VectorIndex;
 import dev.engram.core.ingest.IndexFaultInjector;
 import dev.engram.core.model.MessageLimits;
@@ -34,6 +35,8 @@ import java.util.function.LongSupplier;
  * @param limits the largest message and batch the server takes, and the bound on recall answers
  * @param events the metrics hook ({@link EngineEvents#NONE} when nothing listens)
  * @param consolidation the consolidation worker's settings (on by default)
+ * @param embedders the server-side embedders spaces may name ({@link Embedders#NONE}: clients send
+ *     every vector)
  */
 public record EngramConfig(
     int queueCapacity,
@@ -49,7 +52,8 @@ public record EngramConfig(
     Duration drainTimeout,
     MessageLimits limits,
     EngineEvents events,
-    ConsolidationConfig consolidation) {
+    ConsolidationConfig consolidation,
+    Embedders embedders) {
 
   public EngramConfig {
     Objects.requireNonNull(indexFactory, "indexFactory");
@@ -60,6 +64,7 @@ public record EngramConfig(
     Objects.requireNonNull(limits, "limits");
     Objects.requireNonNull(events, "events");
     Objects.requireNonNull(consolidation, "consolidation");
+    Objects.requireNonNull(embedders, "embedders");
   }
 
   /** This configuration with {@code events} as its metrics hook. */
@@ -78,7 +83,8 @@ public record EngramConfig(
         drainTimeout,
         limits,
         events,
-        consolidation);
+        consolidation,
+        embedders);
   }
 
   public static Builder builder() {
@@ -101,6 +107,7 @@ public record EngramConfig(
     private MessageLimits limits = MessageLimits.defaults();
     private EngineEvents events = EngineEvents.NONE;
     private ConsolidationConfig consolidation = ConsolidationConfig.defaults();
+    private Embedders embedders = Embedders.NONE;
 
     private Builder() {}
 
@@ -205,6 +212,12 @@ public record EngramConfig(
       return this;
     }
 
+    /** The server-side embedders spaces may name (e.g. {@link Embedders#discover()}). */
+    public Builder embedders(Embedders embedders) {
+      this.embedders = Objects.requireNonNull(embedders, "embedders");
+      return this;
+    }
+
     public EngramConfig build() {
       return new EngramConfig(
           queueCapacity,
@@ -220,7 +233,8 @@ public record EngramConfig(
           drainTimeout,
           limits,
           events,
-          consolidation);
+          consolidation,
+          embedders);
     }
   }
 }

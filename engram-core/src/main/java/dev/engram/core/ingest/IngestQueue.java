@@ -139,6 +139,14 @@ public final class IngestQueue implements AutoCloseable {
     }
   }
 
+  /**
+   * Recovery only: takes room for {@code n} episodes that were acknowledged before a restart and
+   * still need work, beyond the admission limit if need be (clients then see backpressure).
+   */
+  public void reserveRecovered(int n) {
+    depth.addAndGet(n);
+  }
+
   /** Returns reserved room that was not used (duplicates, rejections). */
   public void release(int n) {
     if (n > 0) {

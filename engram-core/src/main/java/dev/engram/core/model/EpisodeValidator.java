@@ -33,8 +33,11 @@ public final class EpisodeValidator {
     String id = episode.id().isEmpty() ? defaultId : episode.id();
     checkId(id);
     float[] v = episode.embedding();
-    checkVector(space, v, "embedding");
-    if (space.metric() == Metric.COSINE && isZero(v)) {
+    boolean textOnly = v.length == 0 && checkTextOnly(space, id, episode.content());
+    if (!textOnly) {
+      checkVector(space, v, "embedding");
+    }
+    if (!textOnly && space.metric() == Metric.COSINE && isZero(v)) {
       throw new InvalidInputException(
           "embedding of episode '%s' is all zeros: a cosine space cannot compare it"
               .formatted(Echo.clip(id)));
@@ -57,9 +60,42 @@ public final class EpisodeValidator {
     if (confidence == 0f) {
       confidence = DEFAULT_CONFIDENCE;
     }
-    float[] stored = space.metric() == Metric.COSINE ? normalized(v) : v;
+    float[] stored = !textOnly && space.metric() == Metric.COSINE ? normalized(v) : v;
     Instant at = episode.observedAt().equals(Instant.EPOCH) ? now : episode.observedAt();
     return new Episode(id, stored, episode.content(), at, confidence, episode.metadata());
+  }
+
+  /**
+   * Whether an episode without an embedding may be stored for the server to embed: only in a space
+   * with an embedder, and only with content.
+   *
+   * @throws InvalidInputException if it may not
+   */
+  private static boolean checkTextOnly(SpaceConfig space, String id, String content) {
+    if (!space.hasEmbedder()) {
+      throw new InvalidInputException(
+          ("episode '%s' has no embedding and space '%s' has no embedder: send an embedding of"
+                  + " dimension %d, or create the space with an embedder to send text only")
+              .formatted(Echo.clip(id), space.id(), space.dimension()));
+    }
+    if (content.isBlank()) {
+      throw new InvalidInputException(
+          ("episode '%s' has neither an embedding nor content: space '%s' embeds content with"
+                  + " '%s', so send content (or an embedding of dimension %d)")
+              .formatted(Echo.clip(id), space.id(), space.embedder(), space.dimension()));
+    }
+    return true;
+  }
+
+  /**
+   * The stored form of a text-only episode once the space's embedder has produced {@code vector}
+   * for it: the vector checked like a client's (dimension, finite, not zero in a cosine space) and
+   * normalised for cosine spaces.
+   *
+   * @throws InvalidInputException if the embedder returned an unusable vector
+   */
+  public static Episode embedded(SpaceConfig space, Episode episode, float[] vector) {
+    return episode.withEmbedding(validateQuery(space, vector));
   }
 
   /**

@@ -43,14 +43,28 @@ public record RecallQuery(
     this(requestId, spaceId, embedding, text, k, minScore, mode, false);
   }
 
+  /** This query with {@code vector} as its embedding (a text cue once embedded). */
+  public RecallQuery withEmbedding(float[] vector) {
+    return new RecallQuery(requestId, spaceId, vector, text, k, minScore, mode, includeEmbeddings);
+  }
+
+  /** Whether the cue is text only: the server must embed it. */
+  public boolean textOnly() {
+    return embedding.length == 0 && !text.isBlank();
+  }
+
   /** The cue this query asks for once checked against {@code space}. */
   public Cue toCue(SpaceConfig space) {
     if (embedding.length == 0) {
       throw new InvalidInputException(
           text.isEmpty()
               ? "recall needs an embedding"
-              : "text recall needs an embedding model and this server has none: send an"
-                  + " embedding");
+              : space.hasEmbedder()
+                  ? "text recall in space '%s' needs its embedder '%s', which this server lacks"
+                      .formatted(space.id(), space.embedder())
+                  : ("a text-only cue needs a space with an embedder and space '%s' has none:"
+                          + " send an embedding of dimension %d")
+                      .formatted(space.id(), space.dimension()));
     }
     float[] vector = EpisodeValidator.validateQuery(space, embedding);
     float threshold = minScore == 0f ? Float.NEGATIVE_INFINITY : minScore;

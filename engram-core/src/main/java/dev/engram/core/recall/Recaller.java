@@ -1,6 +1,8 @@
 package dev.engram.core.recall;
 
 import dev.engram.core.consolidate.Consolidator;
+import dev.engram.core.embed.Embedder;
+import dev.engram.core.embed.Embedders;
 import dev.engram.core.model.Cue;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.Memory;
@@ -34,28 +36,32 @@ public final class Recaller {
   private final MessageLimits limits;
   private final InstantSource clock;
   private final Consolidator consolidator; // null: no consolidation
+  private final Embedders embedders;
 
   public Recaller(LongSupplier nanoClock) {
     this(nanoClock, MessageLimits.defaults());
   }
 
   public Recaller(LongSupplier nanoClock, MessageLimits limits) {
-    this(nanoClock, limits, InstantSource.system(), null);
+    this(nanoClock, limits, InstantSource.system(), null, Embedders.NONE);
   }
 
   /**
    * @param clock the time confidence decays by
    * @param consolidator told what each recall returned; null when consolidation is off
+   * @param embedders the embedders that turn text-only cues into vectors, for spaces that name one
    */
   public Recaller(
       LongSupplier nanoClock,
       MessageLimits limits,
       InstantSource clock,
-      Consolidator consolidator) {
+      Consolidator consolidator,
+      Embedders embedders) {
     this.nanoClock = nanoClock;
     this.limits = limits;
     this.clock = clock;
     this.consolidator = consolidator;
+    this.embedders = embedders;
   }
 
   /**
@@ -67,7 +73,7 @@ public final class Recaller {
    */
   public RecallResult recall(MemorySpace space, RecallQuery query, long indexedThrough) {
     long start = nanoClock.getAsLong();
-    Cue cue = query.toCue(space.config());
+    Cue cue = embedded(space, query).toCue(space.config());
     limits.checkRecall(cue.k(), space.config().dimension(), query.includeEmbeddings());
     List<Memory> memories =
         cue.mode() == RecallMode.ASSOCIATIVE
@@ -90,6 +96,20 @@ public final class Recaller {
     limits.checkAnswer(memories);
     long tookMicros = (nanoClock.getAsLong() - start) / 1_000;
     return new RecallResult(memories, indexedThrough, tookMicros);
+  }
+
+  /**
+   * A text-only cue embedded by its space's embedder, on the calling thread; others as they are.
+   */
+  private RecallQuery embedded(MemorySpace space, RecallQuery query) {
+    if (!query.textOnly() || !space.config().hasEmbedder()) {
+      return query;
+    }
+    Embedder embedder = embedders.find(space.config().embedder());
+    if (embedder == null) {
+      return query; // toCue names the missing embedder
+    }
+    return query.withEmbedding(embedder.embed(List.of(query.text())).get(0));
   }
 
   private static final float[] NO_EMBEDDING = new float[0];

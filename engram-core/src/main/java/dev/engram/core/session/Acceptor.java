@@ -1,5 +1,6 @@
 package dev.engram.core.session;
 
+import dev.engram.core.ingest.EmbedStage;
 import dev.engram.core.ingest.IndexCallback;
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.model.Episode;
@@ -33,6 +34,7 @@ public final class Acceptor {
   private final InstantSource clock;
   private final Journal journal;
   private final EngineEvents events;
+  private final EmbedStage embeds; // null: no server-side embedding
 
   /** An acceptor that keeps nothing on disk. */
   public Acceptor(IngestQueue queue, InstantSource clock) {
@@ -49,10 +51,25 @@ public final class Acceptor {
    * outcomes of unary {@link #remember} calls to {@code events}.
    */
   public Acceptor(IngestQueue queue, InstantSource clock, Journal journal, EngineEvents events) {
+    this(queue, clock, journal, events, null);
+  }
+
+  /**
+   * As {@link #Acceptor(IngestQueue, InstantSource, Journal, EngineEvents)}, handing text-only
+   * episodes (accepted without an embedding, for a space with an embedder) to {@code embeds} once
+   * they are durable, instead of straight to the index workers.
+   */
+  public Acceptor(
+      IngestQueue queue,
+      InstantSource clock,
+      Journal journal,
+      EngineEvents events,
+      EmbedStage embeds) {
     this.queue = queue;
     this.clock = clock;
     this.journal = journal;
     this.events = events;
+    this.embeds = embeds;
   }
 
   /** A new write set: record admissions into it, commit it, then acknowledge. */
@@ -116,6 +133,7 @@ public final class Acceptor {
             valid,
             new Publication(
                 queue,
+                embeds,
                 events,
                 space,
                 accepted.ordinal(),
@@ -142,6 +160,7 @@ public final class Acceptor {
    */
   private record Publication(
       IngestQueue queue,
+      EmbedStage embeds,
       EngineEvents events,
       MemorySpace space,
       int ordinal,
@@ -155,6 +174,11 @@ public final class Acceptor {
     @Override
     public void publish() {
       space.publish(ordinal, episode);
+      if (episode.embedding().length == 0 && embeds != null) {
+        // Text only: acknowledged now, embedded off the ack path, then indexed.
+        embeds.submit(space, ordinal, sequence, callback, door, acceptedNanos);
+        return;
+      }
       events.visible(queue.nanoTime() - acceptedNanos);
       queue.submit(space, ordinal, sequence, callback, door, acceptedNanos);
     }

@@ -114,7 +114,9 @@ public final class MemorySpace {
    */
   public void publish(int ordinal, Episode episode) {
     episodes.put(ordinal, episode);
-    fresh.add(ordinal, episode.embedding());
+    if (episode.embedding().length > 0) {
+      fresh.add(ordinal, episode.embedding()); // a text-only one waits for embedded()
+    }
     Integer current = ordinalsById.get(episode.id());
     if (current == null || current != ordinal) {
       episodes.remove(ordinal); // forgotten while its write was in flight
@@ -135,9 +137,55 @@ public final class MemorySpace {
     ordinalsById.put(episode.id(), ordinal);
     episodes.put(ordinal, episode);
     nextOrdinal.accumulateAndGet(ordinal + 1, Math::max);
-    if (!indexed) {
+    if (!indexed && episode.embedding().length > 0) {
       fresh.add(ordinal, episode.embedding());
     }
+  }
+
+  /**
+   * Gives a stored text-only episode the vector its embedder produced ({@code episode} is the
+   * stored episode with that vector): stored, and in the fresh segment until indexed.
+   *
+   * @return false if it was forgotten (or quarantined) meanwhile; then nothing changes
+   */
+  public boolean embedded(int ordinal, Episode episode) {
+    Episode stored = episodes.get(ordinal);
+    if (stored == null || quarantined.containsKey(ordinal) || stored.embedding().length > 0) {
+      return false;
+    }
+    if (!episodes.replace(ordinal, stored, episode)) {
+      return false; // forgotten meanwhile
+    }
+    fresh.add(ordinal, episode.embedding());
+    if (!episodes.containsKey(ordinal)) {
+      fresh.remove(ordinal); // forgotten while we added it
+      return false;
+    }
+    return true;
+  }
+
+  /** Whether the episode under {@code ordinal} is stored and still waits for its embedding. */
+  public boolean awaitsEmbedding(int ordinal) {
+    Episode stored = episodes.get(ordinal);
+    return stored != null && stored.embedding().length == 0 && !quarantined.containsKey(ordinal);
+  }
+
+  /** Recovery: the ordinals of stored text-only episodes that have no vector yet, ascending. */
+  public List<Integer> unembedded() {
+    List<Integer> out = new ArrayList<>();
+    episodes.forEach(
+        (ordinal, e) -> {
+          if (e.embedding().length == 0 && !quarantined.containsKey(ordinal)) {
+            out.add(ordinal);
+          }
+        });
+    out.sort(null);
+    return out;
+  }
+
+  /** The stored episode under {@code ordinal}, or null. */
+  public Episode episode(int ordinal) {
+    return episodes.get(ordinal);
   }
 
   /** Recovery only: ordinals below {@code limit} (e.g. still in a graph snapshot) stay unused. */
@@ -155,6 +203,9 @@ public final class MemorySpace {
     Episode episode = episodes.get(ordinal);
     if (episode == null || quarantined.containsKey(ordinal) || isMerged(ordinal)) {
       return; // forgotten, dropped, quarantined or merged before it was indexed
+    }
+    if (episode.embedding().length == 0) {
+      return; // text only and not embedded yet: the embed stage indexes it once it is
     }
     if (!index.contains(ordinal)) {
       index.add(ordinal, episode.embedding());

@@ -19,7 +19,8 @@ import java.util.Map;
  * sort together (prefix = the space's 8-byte incarnation); values are little-endian.
  *
  * <pre>
- * spaces    key: space id (UTF-8)         value: incarnation i64, dimension i32, metric u8
+ * spaces    key: space id (UTF-8)         value: incarnation i64, dimension i32, metric u8,
+ *                                                then the embedder's name (UTF-8; absent = none)
  * episodes  key: incarnation i64, id      value: ordinal i32, observed-at seconds i64, nanos i32,
  *                                                confidence f32, dimension i32, floats,
  *                                                content (i32 length, UTF-8), metadata count i32,
@@ -62,12 +63,14 @@ final class Codec {
   // ---- spaces ----
 
   static byte[] spaceValue(SpaceConfig config, long incarnation) {
-    return ByteBuffer.allocate(21)
+    byte[] embedder = utf8(config.embedder());
+    return ByteBuffer.allocate(21 + embedder.length)
         .order(ByteOrder.LITTLE_ENDIAN)
         .putLong(incarnation)
         .putInt(config.dimension())
         .put((byte) config.metric().ordinal())
         .putLong(config.halfLife().toSeconds())
+        .put(embedder)
         .array();
   }
 
@@ -76,11 +79,16 @@ final class Codec {
     long incarnation = b.getLong();
     int dimension = b.getInt();
     Metric metric = Metric.values()[b.get()];
-    // Written before consolidation existed: no half-life (no decay).
+    // Written before consolidation and embedders existed: no half-life (no decay), no embedder.
     Duration halfLife = Duration.ofSeconds(b.remaining() >= 8 ? b.getLong() : 0);
+    String embedder = new String(value, b.position(), b.remaining(), StandardCharsets.UTF_8);
     return new StoredSpace(
         new SpaceConfig(
-            SpaceId.of(new String(key, StandardCharsets.UTF_8)), dimension, metric, halfLife),
+            SpaceId.of(new String(key, StandardCharsets.UTF_8)),
+            dimension,
+            metric,
+            halfLife,
+            embedder),
         incarnation);
   }
 

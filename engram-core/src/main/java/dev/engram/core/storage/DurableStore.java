@@ -4,7 +4,9 @@ import dev.engram.core.auth.TokenStore;
 import dev.engram.core.consolidate.AssociationSink;
 import dev.engram.core.consolidate.Associations;
 import dev.engram.core.index.VectorIndex;
+import dev.engram.core.ingest.EmbedRecorder;
 import dev.engram.core.ingest.QuarantineRecorder;
+import dev.engram.core.model.Episode;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.space.MemorySpace;
@@ -65,7 +67,9 @@ import org.rocksdb.RocksDBException;
  * id); remove from the graph what the store no longer has (forgotten after the snapshot, or never
  * committed); index, in parallel, what the graph lacks (accepted after the snapshot), supervised:
  * an episode whose insert throws is retried once, then quarantined, never aborting startup; restore
- * sessions. The server starts listening only after this.
+ * sessions. The server starts listening only after this. A text-only episode stored without a
+ * vector (its embedding was not written before the stop) stays out of the graph; the engine embeds
+ * it again ({@link #embedded} stores the vector once made).
  *
  * <p>Quarantine: an episode the supervisor quarantined keeps its record in {@code episodes} (it was
  * acknowledged) and gets a marker in {@code quarantine} under the same key, written and synced when
@@ -77,7 +81,12 @@ import org.rocksdb.RocksDBException;
  * scheduled thread (and at close) under {@link #snapshotLock}.
  */
 public final class DurableStore
-    implements Journal, QuarantineRecorder, TokenStore.Records, AssociationSink, AutoCloseable {
+    implements Journal,
+        QuarantineRecorder,
+        EmbedRecorder,
+        TokenStore.Records,
+        AssociationSink,
+        AutoCloseable {
   private static final System.Logger LOG = System.getLogger(DurableStore.class.getName());
 
   private final StorageConfig config;
@@ -242,10 +251,17 @@ public final class DurableStore
     }
   }
 
-  /** Forgets episodes durably, then from memory; returns how many were stored. */
+  /**
+   * Forgets episodes durably, then from memory; returns how many were stored. Serialised with
+   * {@link #embedded} per space, so an embedded vector written late cannot bring a forgotten
+   * episode back.
+   */
   public int forget(MemorySpace space, Collection<String> ids) {
     SpaceState state = states.get(space);
-    if (state != null) {
+    if (state == null) {
+      return space.forget(ids);
+    }
+    synchronized (state) {
       try (WriteSet writes = begin()) {
         for (String id : ids) {
           writes.forgotten(state.incarnation(), id);
@@ -254,8 +270,32 @@ public final class DurableStore
         }
         writes.commit();
       }
+      return space.forget(ids);
     }
-    return space.forget(ids);
+  }
+
+  /**
+   * Stores the vector the embed stage made for a text-only episode (not synced: a lost one is
+   * embedded again at the next start), unless the episode was forgotten meanwhile.
+   */
+  @Override
+  public void embedded(MemorySpace space, int ordinal, Episode episode) {
+    SpaceState state = states.get(space);
+    if (state == null) {
+      return; // the space was deleted meanwhile
+    }
+    synchronized (state) {
+      if (space.episode(ordinal) == null) {
+        return; // forgotten: its delete is already written
+      }
+      try (WriteSet writes = begin()) {
+        writes.put(
+            kv.episodes,
+            Codec.episodeKey(state.incarnation(), episode.id()),
+            Codec.episodeValue(ordinal, episode));
+        writes.commit();
+      }
+    }
   }
 
   /**
@@ -370,7 +410,7 @@ public final class DurableStore
             SnapshotGuard guard = states.get(space).guard();
             boolean indexed = guard.contains(e.ordinal());
             space.restore(e.ordinal(), e.episode(), indexed);
-            if (!indexed) {
+            if (!indexed && e.episode().embedding().length > 0) { // text only: re-embedded
               missing.computeIfAbsent(space, s -> new ArrayList<>()).add(e.ordinal());
             }
             episodes[0]++;

@@ -30,6 +30,9 @@ public interface EngineEvents {
   /** An accepted episode became searchable {@code lagNanos} after it was accepted. */
   default void visible(long lagNanos) {}
 
+  /** A text-only episode was given its vector {@code lagNanos} after it was accepted. */
+  default void embedded(long lagNanos) {}
+
   /** An accepted episode entered the vector index {@code lagNanos} after it was accepted. */
   default void indexed(long lagNanos) {}
 

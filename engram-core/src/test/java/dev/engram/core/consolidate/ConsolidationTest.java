@@ -156,7 +156,8 @@ class ConsolidationTest {
   @Test
   void confidence_decaysByHalfLife_andRecallReinforces() {
     open(null);
-    engram.createSpace(new SpaceConfig(SPACE, 4, Metric.COSINE, Duration.ofSeconds(100)));
+    engram.createSpace(
+        new SpaceConfig(SPACE, 4, Metric.COSINE).withHalfLife(Duration.ofSeconds(100)));
     remember(episode("m", "a fact", T0, 0.8f, 1, 0, 0, 0));
     MemorySpace space = spaceOf();
     int m = space.ordinalOf("m");

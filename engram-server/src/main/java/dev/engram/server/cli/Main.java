@@ -2,6 +2,7 @@ package dev.engram.server.cli;
 
 import dev.engram.core.EngramConfig;
 import dev.engram.core.consolidate.ConsolidationConfig;
+import dev.engram.core.embed.Embedders;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.MessageLimits;
 import dev.engram.core.storage.FsyncPolicy;
@@ -153,7 +154,7 @@ public final class Main {
       Path dataDir = Path.of("engram-data");
       FsyncPolicy fsync = FsyncPolicy.INTERVAL;
       Duration snapshotInterval = StorageConfig.DEFAULT_SNAPSHOT_INTERVAL;
-      EngramConfig.Builder engine = EngramConfig.builder();
+      EngramConfig.Builder engine = EngramConfig.builder().embedders(Embedders.discover());
       boolean auth = true;
       Path adminTokenFile = null;
       String bind = "127.0.0.1";

@@ -28,6 +28,7 @@ import dev.engram.proto.v1.StreamInitAck;
 import dev.engram.proto.v1.StreamResponse;
 import dev.engram.proto.v1.StreamState;
 import dev.engram.proto.v1.StreamStatus;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.AbstractList;
 import java.util.List;
@@ -193,7 +194,8 @@ public final class ProtoMapper {
         SpaceId.of(request.getMemorySpaceId()),
         request.getDimension(),
         toModel(request),
-        java.time.Duration.ofSeconds(halfLife));
+        Duration.ofSeconds(halfLife),
+        request.getEmbedder());
   }
 
   /**
@@ -266,6 +268,7 @@ public final class ProtoMapper {
         .setMetric(toProto(info.config().metric()))
         .setEpisodeCount(info.episodeCount())
         .setIndexedCount(info.indexedCount())
+        .setEmbedder(info.config().embedder())
         .setHalfLifeSeconds(info.config().halfLife().toSeconds())
         .setConsolidatedCount(info.consolidatedCount())
         .build();

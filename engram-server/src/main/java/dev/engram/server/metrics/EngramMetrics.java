@@ -90,6 +90,7 @@ public final class EngramMetrics implements EngineEvents {
   private final Counter[] transitions = new Counter[StreamState.values().length];
   private final Timer visibility;
   private final Timer indexLag;
+  private final Timer embedLag;
   private final Timer commit;
   private final Counter commitFailures;
   private final Timer snapshot;
@@ -135,6 +136,9 @@ public final class EngramMetrics implements EngineEvents {
             .register(registry);
     indexLag =
         histogram("engram.index.lag", "From accept to in the vector index").register(registry);
+    embedLag =
+        histogram("engram.embed.lag", "From accept to embedded, for text-only episodes")
+            .register(registry);
     commit =
         histogram("engram.storage.commit", "Time to make one write set durable").register(registry);
     commitFailures =
@@ -228,6 +232,9 @@ public final class EngramMetrics implements EngineEvents {
         .register(registry);
     Gauge.builder("engram.index.drain.rate", engine, e -> e.ingestStats().drainRate())
         .description("Smoothed episodes indexed per second")
+        .register(registry);
+    Gauge.builder("engram.embed.backlog", engine, Engram::embedBacklog)
+        .description("Text-only episodes accepted and waiting to be embedded (also in queue depth)")
         .register(registry);
     Gauge.builder("engram.index.workers", engine, e -> e.ingestStats().workers())
         .description("Index worker threads")
@@ -343,6 +350,11 @@ public final class EngramMetrics implements EngineEvents {
   @Override
   public void visible(long lagNanos) {
     visibility.record(lagNanos, TimeUnit.NANOSECONDS);
+  }
+
+  @Override
+  public void embedded(long lagNanos) {
+    embedLag.record(lagNanos, TimeUnit.NANOSECONDS);
   }
 
   @Override

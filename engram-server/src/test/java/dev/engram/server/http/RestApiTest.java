@@ -3,9 +3,12 @@ package dev.engram.server.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.engram.core.EngramConfig;
+import dev.engram.core.embed.Embedder;
+import dev.engram.core.embed.Embedders;
 import dev.engram.core.model.MessageLimits;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -79,6 +82,65 @@ class RestApiTest {
       assertThat(f.call("GET", "/v1/spaces/notes/episodes/a", null).statusCode()).isEqualTo(404);
       assertThat(f.call("DELETE", "/v1/spaces/notes", null).statusCode()).isEqualTo(200);
       assertThat(f.call("GET", "/v1/spaces/notes", null).statusCode()).isEqualTo(404);
+    }
+  }
+
+  /** A three-dimensional stand-in for a model: one axis per word family. */
+  private static final class FakeEmbedder implements Embedder {
+    @Override
+    public String name() {
+      return "fake";
+    }
+
+    @Override
+    public int dimension() {
+      return 3;
+    }
+
+    @Override
+    public List<float[]> embed(List<String> texts) {
+      return texts.stream()
+          .map(t -> new float[] {t.contains("cat") ? 1 : 0, t.contains("car") ? 1 : 0, 0.1f})
+          .toList();
+    }
+  }
+
+  @Test
+  void rest_spaceWithEmbedder_takesTextOnlyEpisodesAndCues() throws Exception {
+    EngramConfig config =
+        EngramConfig.builder().workers(2).embedders(Embedders.of(new FakeEmbedder())).build();
+    try (HttpServerFixture f = new HttpServerFixture(dir, config, HttpOptions.onPort(0))) {
+      var created =
+          f.call(
+              "POST",
+              "/v1/spaces",
+              "{\"memorySpaceId\":\"texts\",\"embedder\":\"fake\",\"metric\":\"METRIC_COSINE\"}");
+      assertThat(created.statusCode()).isEqualTo(201);
+      assertThat(created.body()).contains("\"dimension\":3").contains("\"embedder\":\"fake\"");
+      var stored =
+          f.call(
+              "POST",
+              "/v1/spaces/texts/episodes",
+              "{\"episodes\":[{\"id\":\"c\",\"content\":\"my cat\"},"
+                  + "{\"id\":\"r\",\"content\":\"my car\"}]}");
+      assertThat(stored.statusCode()).isEqualTo(200);
+
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      String body = "";
+      while (!body.contains("\"id\":\"r\"") && System.nanoTime() < deadline) {
+        body = f.call("POST", "/v1/spaces/texts/recall", "{\"text\":\"a red car\",\"k\":1}").body();
+      }
+      assertThat(body).contains("\"id\":\"r\"").doesNotContain("\"id\":\"c\"");
+
+      var plain =
+          f.call(
+              "POST",
+              "/v1/spaces",
+              "{\"memorySpaceId\":\"vectors\",\"dimension\":3,\"metric\":\"METRIC_COSINE\"}");
+      assertThat(plain.statusCode()).isEqualTo(201);
+      var refused = f.call("POST", "/v1/spaces/vectors/episodes", "{\"content\":\"my cat\"}");
+      assertThat(refused.statusCode()).isEqualTo(400);
+      assertThat(refused.body()).contains("INVALID_ARGUMENT").contains("has no embedder");
     }
   }
 
