@@ -9,6 +9,8 @@ import dev.engram.server.http.HttpDoor;
 import dev.engram.server.http.HttpOptions;
 import dev.engram.server.http.Operations;
 import dev.engram.server.metrics.EngramMetrics;
+import dev.engram.server.tls.ListenOptions;
+import dev.engram.server.tls.TlsMaterial;
 import io.grpc.Server;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -111,6 +113,27 @@ public final class EngramServer implements AutoCloseable {
       EngramConfig engine,
       EngramMetrics metrics)
       throws IOException {
+    return start(grpcPort, http, ListenOptions.loopback(), storage, engine, metrics);
+  }
+
+  /**
+   * Starts a server whose doors both listen per {@code listen}: its bind address, and TLS when it
+   * names PEM files (loaded and checked before anything opens).
+   *
+   * @throws IllegalArgumentException for plaintext on a non-loopback address without {@code
+   *     allowPlaintext} ({@link ListenOptions#checkPlaintext})
+   * @throws dev.engram.server.tls.TlsException for a TLS file that cannot be used (it names it)
+   */
+  public static EngramServer start(
+      int grpcPort,
+      HttpOptions http,
+      ListenOptions listen,
+      StorageConfig storage,
+      EngramConfig engine,
+      EngramMetrics metrics)
+      throws IOException {
+    listen.checkPlaintext();
+    TlsMaterial tls = listen.tlsEnabled() ? TlsMaterial.load(listen) : null;
     Path dataDir = storage.dataDir();
     Files.createDirectories(dataDir);
     Engram core = new Engram(engine.withEvents(metrics), storage);
@@ -120,7 +143,11 @@ public final class EngramServer implements AutoCloseable {
     Server server;
     try {
       server =
-          NettyServerBuilder.forAddress(new InetSocketAddress(grpcPort))
+          (tls == null
+                  ? NettyServerBuilder.forAddress(
+                      new InetSocketAddress(listen.bindAddress(), grpcPort))
+                  : NettyServerBuilder.forAddress(
+                      new InetSocketAddress(listen.bindAddress(), grpcPort), tls.grpcCredentials()))
               .executor(executor)
               .addService(new MemoryServiceImpl(core, InstantSource.system()))
               .addService(health.getHealthService())
@@ -141,7 +168,13 @@ public final class EngramServer implements AutoCloseable {
     if (http.enabled()) {
       try {
         door =
-            HttpDoor.start(core, http, InstantSource.system(), operations(metrics, core, serving));
+            HttpDoor.start(
+                core,
+                http,
+                InstantSource.system(),
+                operations(metrics, core, serving),
+                listen.bindAddress(),
+                tls);
       } catch (RuntimeException e) {
         server.shutdownNow();
         core.close();

@@ -7,16 +7,21 @@ import dev.engram.core.storage.FsyncPolicy;
 import dev.engram.core.storage.StorageConfig;
 import dev.engram.server.EngramServer;
 import dev.engram.server.http.HttpOptions;
+import dev.engram.server.metrics.EngramMetrics;
+import dev.engram.server.tls.ListenOptions;
+import dev.engram.server.tls.SelfSignedCert;
+import dev.engram.server.tls.TlsException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 
 /**
- * The {@code engram} command line: {@code engram serve [options]}.
+ * The {@code engram} command line: {@code engram serve [options]} and {@code engram cert}.
  *
  * <p>Thread-safety: runs on the main thread; the SIGTERM hook calls {@link EngramServer#shutdown}.
  */
@@ -26,6 +31,9 @@ public final class Main {
       usage: engram serve [--grpc-port N] [--http-port N | --no-http] [--data-dir DIR]
                           [--fsync always|interval|never] [--snapshot-interval SECONDS]
                           [--queue-capacity N] [--workers N] [--max-message-bytes N]
+                          [--bind ADDR] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+                          [--allow-plaintext]
+             engram cert [--out DIR] [--host NAME...]
 
         --grpc-port N        gRPC port (default 50051; 0 picks a free port)
         --http-port N        HTTP port: REST under /v1, WebSocket stream at /v1/stream, console at /
@@ -40,6 +48,17 @@ public final class Main {
         --max-message-bytes N  largest message the server reads and largest recall answer it
                              writes, in bytes (default 4194304 = 4 MiB, gRPC's default; 16384 to
                              1073741824); advertised to stream clients, which split batches to fit
+        --bind ADDR          address both doors listen on (default 127.0.0.1; 0.0.0.0 = every
+                             interface, which needs TLS or --allow-plaintext)
+        --tls-cert FILE      PEM certificate chain (leaf first): gRPC and HTTP speak only TLS
+        --tls-key FILE       PEM PKCS#8 private key of that certificate
+        --tls-client-ca FILE PEM CA certificates: clients must present a certificate from them (mTLS)
+        --allow-plaintext    allow plaintext on a non-loopback --bind (a trusted network only)
+
+      engram cert writes cert.pem and key.pem, a self-signed pair for development:
+        --out DIR            where (default ./engram-tls)
+        --host NAME          a DNS name or IP address it is valid for (repeatable; default
+                             localhost, 127.0.0.1 and ::1)
       """;
 
   private Main() {}
@@ -57,6 +76,9 @@ public final class Main {
     if (args.isEmpty()) {
       err.print(USAGE);
       return 2;
+    }
+    if (args.getFirst().equals("cert")) {
+      return cert(args.subList(1, args.size()), out, err);
     }
     if (!args.getFirst().equals("serve")) {
       err.println("engram: unknown command '" + args.getFirst() + "'");
@@ -81,20 +103,31 @@ public final class Main {
           EngramServer.start(
               options.grpcPort(),
               HttpOptions.onPort(options.httpPort()),
+              options.listen(),
               options.storage(),
-              options.engineConfig());
+              options.engineConfig(),
+              EngramMetrics.prometheus());
+    } catch (IllegalArgumentException | TlsException e) {
+      err.println("engram: " + e.getMessage());
+      return 2;
     } catch (EngramException e) {
       err.println("engram: " + e.getMessage());
       return 1;
     }
     Runtime.getRuntime().addShutdownHook(new Thread(server::shutdown, "engram-shutdown"));
+    String scheme = options.listen().tlsEnabled() ? "https" : "http";
     out.printf(
-        "Engram listening: gRPC on port %d, %s, data in %s (queue %d, %d index workers)%n",
+        "Engram listening on %s (%s): gRPC on port %d, %s, data in %s (queue %d, %d index"
+            + " workers)%n",
+        options.listen().bindAddress(),
+        options.listen().tlsEnabled()
+            ? (options.listen().tlsClientCa() != null ? "TLS, client certificates required" : "TLS")
+            : "plaintext",
         server.grpcPort(),
         server.httpPort() == HttpOptions.DISABLED
             ? "HTTP off"
-            : "HTTP on port %d (console http://localhost:%d/)"
-                .formatted(server.httpPort(), server.httpPort()),
+            : "HTTP on port %d (console %s://localhost:%d/)"
+                .formatted(server.httpPort(), scheme, server.httpPort()),
         options.dataDir().toAbsolutePath(),
         options.engineConfig().queueCapacity(),
         options.engineConfig().workers());
@@ -103,9 +136,51 @@ public final class Main {
     return 0;
   }
 
+  /** {@code engram cert}: writes a self-signed development pair. */
+  static int cert(List<String> args, PrintStream out, PrintStream err) throws IOException {
+    Path dir = Path.of("engram-tls");
+    List<String> hosts = new ArrayList<>();
+    Deque<String> rest = new ArrayDeque<>(args);
+    try {
+      while (!rest.isEmpty()) {
+        String option = rest.pop();
+        switch (option) {
+          case "--out" -> dir = Path.of(ServeOptions.value(option, rest));
+          case "--host" -> hosts.add(ServeOptions.value(option, rest));
+          case "--help", "-h" -> {
+            out.print(USAGE);
+            return 0;
+          }
+          default -> throw new IllegalArgumentException("unknown option '" + option + "'");
+        }
+      }
+    } catch (IllegalArgumentException e) {
+      err.println("engram: " + e.getMessage());
+      err.print(USAGE);
+      return 2;
+    }
+    SelfSignedCert.Pair pair =
+        SelfSignedCert.write(dir, hosts.isEmpty() ? SelfSignedCert.DEFAULT_HOSTS : hosts);
+    out.printf(
+        "wrote %s and %s (self-signed, for development, valid 365 days for %s)%n"
+            + "  serve with: ./engram serve --tls-cert %s --tls-key %s%n"
+            + "  clients trust %s%n",
+        pair.cert(),
+        pair.key(),
+        String.join(", ", hosts.isEmpty() ? SelfSignedCert.DEFAULT_HOSTS : hosts),
+        pair.cert(),
+        pair.key(),
+        pair.cert());
+    return 0;
+  }
+
   /** The options of {@code engram serve}, each checked as it is parsed. */
   record ServeOptions(
-      int grpcPort, int httpPort, StorageConfig storage, EngramConfig engineConfig) {
+      int grpcPort,
+      int httpPort,
+      ListenOptions listen,
+      StorageConfig storage,
+      EngramConfig engineConfig) {
 
     Path dataDir() {
       return storage.dataDir();
@@ -118,6 +193,11 @@ public final class Main {
       FsyncPolicy fsync = FsyncPolicy.INTERVAL;
       Duration snapshotInterval = StorageConfig.DEFAULT_SNAPSHOT_INTERVAL;
       EngramConfig.Builder engine = EngramConfig.builder();
+      String bind = ListenOptions.DEFAULT_BIND;
+      Path tlsCert = null;
+      Path tlsKey = null;
+      Path tlsClientCa = null;
+      boolean allowPlaintext = false;
       Deque<String> rest = new ArrayDeque<>(args);
       while (!rest.isEmpty()) {
         String option = rest.pop();
@@ -138,12 +218,18 @@ public final class Main {
                       rest,
                       MessageLimits.MIN_MESSAGE_BYTES,
                       MessageLimits.MAX_MESSAGE_BYTES));
+          case "--bind" -> bind = value(option, rest);
+          case "--tls-cert" -> tlsCert = Path.of(value(option, rest));
+          case "--tls-key" -> tlsKey = Path.of(value(option, rest));
+          case "--tls-client-ca" -> tlsClientCa = Path.of(value(option, rest));
+          case "--allow-plaintext" -> allowPlaintext = true;
           default -> throw new IllegalArgumentException("unknown option '" + option + "'");
         }
       }
+      ListenOptions listen = new ListenOptions(bind, tlsCert, tlsKey, tlsClientCa, allowPlaintext);
       StorageConfig storage =
           StorageConfig.of(dataDir).withFsync(fsync).withSnapshotInterval(snapshotInterval);
-      return new ServeOptions(port, httpPort, storage, engine.build());
+      return new ServeOptions(port, httpPort, listen, storage, engine.build());
     }
 
     /** Like {@link #intValue}, but "-1" is a value here, not an option. */
@@ -155,7 +241,7 @@ public final class Main {
       return intValue(option, rest, 0, 65535);
     }
 
-    private static String value(String option, Deque<String> rest) {
+    static String value(String option, Deque<String> rest) {
       if (rest.isEmpty() || rest.peek().startsWith("--")) {
         throw new IllegalArgumentException(option + " needs a value");
       }
