@@ -3,7 +3,10 @@ package dev.engram.core;
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.ingest.IngestStats;
 import dev.engram.core.ingest.QuarantineRecorder;
+import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
+import dev.engram.core.model.Limit;
+import dev.engram.core.model.LimitRefusal;
 import dev.engram.core.model.MessageLimits;
 import dev.engram.core.model.QuarantinedEpisode;
 import dev.engram.core.model.RecallQuery;
@@ -45,6 +48,7 @@ public final class Engram implements AutoCloseable {
   private final SessionManager sessions;
   private final EngramConfig config;
   private final DurableStore store; // null: in memory only
+  private final Object spaceCreation = new Object(); // held while a create checks the space limit
   private DurableStore.Recovered recovered;
   private volatile boolean shuttingDown;
 
@@ -119,9 +123,38 @@ public final class Engram implements AutoCloseable {
 
   // ---- spaces ----
 
+  /**
+   * Creates a space, or returns the one with the same id and configuration.
+   *
+   * @throws dev.engram.core.model.TooManySpacesException when a new space would pass {@link
+   *     MessageLimits#maxSpaces}
+   */
   public SpaceInfo createSpace(SpaceConfig space) {
     refuseIfShuttingDown();
-    return (store == null ? spaces.create(space) : store.createSpace(spaces, space)).info();
+    // Serialised so that concurrent creates cannot pass the space limit together; creating a space
+    // is rare and already writes to the store.
+    synchronized (spaceCreation) {
+      if (spaces.find(space.id()) == null) {
+        config.limits().checkNewSpace(spaces.list().size());
+      }
+      return (store == null ? spaces.create(space) : store.createSpace(spaces, space)).info();
+    }
+  }
+
+  /**
+   * Reports that a call through {@code door} failed with {@code problem}: its status, and the limit
+   * it hit if it is a {@link LimitRefusal}. Doors call it for failures of unary calls.
+   */
+  public void failed(Door door, EngramException problem) {
+    config.events().failed(door, StatusCode.of(problem));
+    if (problem instanceof LimitRefusal refusal) {
+      config.events().limitRefused(door, refusal.limit());
+    }
+  }
+
+  /** Reports a refusal at {@code limit} that a transport made itself (its framing limits). */
+  public void limitRefused(Door door, Limit limit) {
+    config.events().limitRefused(door, limit);
   }
 
   public SpaceInfo getSpace(SpaceId id) {

@@ -4,7 +4,9 @@ import dev.engram.core.Engram;
 import dev.engram.core.EngramConfig;
 import dev.engram.core.storage.StorageConfig;
 import dev.engram.proto.v1.MemoryServiceGrpc;
+import dev.engram.server.grpc.FramingLimitTracer;
 import dev.engram.server.grpc.MemoryServiceImpl;
+import dev.engram.server.grpc.StrictParsing;
 import dev.engram.server.http.HttpDoor;
 import dev.engram.server.http.HttpOptions;
 import dev.engram.server.http.Operations;
@@ -149,7 +151,10 @@ public final class EngramServer implements AutoCloseable {
                   : NettyServerBuilder.forAddress(
                       new InetSocketAddress(listen.bindAddress(), grpcPort), tls.grpcCredentials()))
               .executor(executor)
-              .addService(new MemoryServiceImpl(core, InstantSource.system()))
+              .addService(
+                  StrictParsing.strict(
+                      new MemoryServiceImpl(core, InstantSource.system()).bindService(), core))
+              .addStreamTracerFactory(new FramingLimitTracer(core))
               .addService(health.getHealthService())
               .addService(ProtoReflectionServiceV1.newInstance())
               .permitKeepAliveTime(10, TimeUnit.SECONDS)

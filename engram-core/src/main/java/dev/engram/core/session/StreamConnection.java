@@ -4,6 +4,7 @@ import dev.engram.core.model.Echo;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.InvalidInputException;
+import dev.engram.core.model.LimitExceededException;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.StatusCode;
 import dev.engram.core.telemetry.Door;
@@ -78,7 +79,8 @@ public final class StreamConnection {
     }
     try {
       manager.limits().checkBatch(episodes.size());
-    } catch (EngramException e) {
+    } catch (LimitExceededException e) {
+      manager.events().limitRefused(door, e.limit());
       fail(StatusCode.of(e), e.getMessage());
       return;
     }

@@ -32,7 +32,7 @@ public final class Main {
                           [--fsync always|interval|never] [--snapshot-interval SECONDS]
                           [--queue-capacity N] [--workers N] [--max-message-bytes N]
                           [--bind ADDR] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
-                          [--allow-plaintext]
+                          [--allow-plaintext] [--max-spaces N]
              engram cert [--out DIR] [--host NAME...]
 
         --grpc-port N        gRPC port (default 50051; 0 picks a free port)
@@ -48,6 +48,8 @@ public final class Main {
         --max-message-bytes N  largest message the server reads and largest recall answer it
                              writes, in bytes (default 4194304 = 4 MiB, gRPC's default; 16384 to
                              1073741824); advertised to stream clients, which split batches to fit
+        --max-spaces N       most memory spaces the server holds (default 10000); one more is
+                             refused with RESOURCE_EXHAUSTED / HTTP 429
         --bind ADDR          address both doors listen on (default 127.0.0.1; 0.0.0.0 = every
                              interface, which needs TLS or --allow-plaintext)
         --tls-cert FILE      PEM certificate chain (leaf first): gRPC and HTTP speak only TLS
@@ -218,6 +220,7 @@ public final class Main {
                       rest,
                       MessageLimits.MIN_MESSAGE_BYTES,
                       MessageLimits.MAX_MESSAGE_BYTES));
+          case "--max-spaces" -> engine.maxSpaces(intValue(option, rest, 1, 100_000_000));
           case "--bind" -> bind = value(option, rest);
           case "--tls-cert" -> tlsCert = Path.of(value(option, rest));
           case "--tls-key" -> tlsKey = Path.of(value(option, rest));
