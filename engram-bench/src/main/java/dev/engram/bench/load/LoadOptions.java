@@ -27,6 +27,7 @@ import java.time.Duration;
  * @param workers the in-process server's index workers, 0 = one per core
  * @param seed data seed
  * @param metrics the in-process server's metrics: true = Prometheus, false = a no-op registry
+ * @param tls the in-process server's gRPC and HTTP doors speak TLS (a fresh self-signed pair)
  */
 record LoadOptions(
     String scenario,
@@ -47,7 +48,8 @@ record LoadOptions(
     int queueCapacity,
     int workers,
     long seed,
-    boolean metrics) {
+    boolean metrics,
+    boolean tls) {
 
   static final String USAGE =
       """
@@ -80,6 +82,8 @@ record LoadOptions(
         --queue-capacity N    in-process server: admission queue (burst: 250000, else 10000)
         --metrics on|off      in-process server: Prometheus metrics (on) or a no-op registry (off),
                               to measure what metrics cost
+        --tls on|off          in-process server: TLS on both doors with a fresh self-signed pair
+                              (default off), to measure what TLS costs (gRPC door)
         --workers N           in-process server: index workers (default: one per core)
         --seed N              data seed (default 42)\
       """;
@@ -113,6 +117,7 @@ record LoadOptions(
     int workers = 0;
     long seed = 42;
     boolean metrics = true;
+    boolean tls = false;
     for (int i = 1; i < args.length; i++) {
       String flag = args[i];
       if (i + 1 >= args.length) {
@@ -155,6 +160,14 @@ record LoadOptions(
                   default ->
                       throw new IllegalArgumentException("--metrics must be on or off, got " + v);
                 };
+        case "--tls" ->
+            tls =
+                switch (v) {
+                  case "on" -> true;
+                  case "off" -> false;
+                  default ->
+                      throw new IllegalArgumentException("--tls must be on or off, got " + v);
+                };
         default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
       }
     }
@@ -177,7 +190,8 @@ record LoadOptions(
         queue,
         workers,
         seed,
-        metrics);
+        metrics,
+        tls);
   }
 
   private static int positive(String flag, String v, int max) {
