@@ -119,17 +119,17 @@ public final class Main {
     Runtime.getRuntime().addShutdownHook(new Thread(server::shutdown, "engram-shutdown"));
     String scheme = options.listen().tlsEnabled() ? "https" : "http";
     out.printf(
-        "Engram listening on %s (%s): gRPC on port %d, %s, data in %s (queue %d, %d index"
+        "Engram listening: gRPC on port %d, %s, on %s (%s), data in %s (queue %d, %d index"
             + " workers)%n",
-        options.listen().bindAddress(),
-        options.listen().tlsEnabled()
-            ? (options.listen().tlsClientCa() != null ? "TLS, client certificates required" : "TLS")
-            : "plaintext",
         server.grpcPort(),
         server.httpPort() == HttpOptions.DISABLED
             ? "HTTP off"
             : "HTTP on port %d (console %s://localhost:%d/)"
                 .formatted(server.httpPort(), scheme, server.httpPort()),
+        options.listen().bindAddress(),
+        options.listen().tlsEnabled()
+            ? (options.listen().tlsClientCa() != null ? "TLS, client certificates required" : "TLS")
+            : "plaintext",
         options.dataDir().toAbsolutePath(),
         options.engineConfig().queueCapacity(),
         options.engineConfig().workers());
