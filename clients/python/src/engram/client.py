@@ -70,6 +70,39 @@ def episode(embedding=None, content: str = "", *, id: str = "", metadata: Mappin
     return pb.Episode.FromString(_wire.encode_episode(id, embedding, content, metadata, observed_at, confidence))
 
 
+def _read_pem(value) -> bytes | None:
+    """PEM bytes from bytes, a str holding PEM, or a path (str / os.PathLike)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str) and value.lstrip().startswith("-----BEGIN"):
+        return value.encode("ascii")
+    try:
+        with open(value, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ValueError(f"cannot read TLS file {value!r}: {e.strerror}") from None
+
+
+def _credentials(tls: bool, root_certificates, client_cert, client_key):
+    """gRPC channel credentials, or None for plaintext. Setting any file turns TLS on."""
+    if client_cert is not None and client_key is None or client_key is not None and client_cert is None:
+        raise ValueError("client_cert and client_key go together")
+    if not (tls or root_certificates is not None or client_cert is not None):
+        return None
+    return grpc.ssl_channel_credentials(root_certificates=_read_pem(root_certificates),
+                                        private_key=_read_pem(client_key),
+                                        certificate_chain=_read_pem(client_cert))
+
+
+def _channel_factory(module, target: str, options, credentials):
+    """A function that opens a channel of ``module`` (grpc or grpc.aio), TLS when ``credentials``."""
+    if credentials is None:
+        return lambda: module.insecure_channel(target, options=options)
+    return lambda: module.secure_channel(target, credentials, options=options)
+
+
 def _metric(metric: Any) -> int:
     if isinstance(metric, str):
         try:
@@ -101,15 +134,24 @@ class EngramClient:
 
     ``timeout`` is each unary call's deadline in seconds; ``metadata`` is sent with every call;
     ``token`` (a space token, or the admin token) is sent as ``authorization: Bearer <token>``.
+
+    TLS: ``tls=True`` trusts the system's CAs; ``root_certificates`` (a PEM path or bytes, e.g. the
+    ``cert.pem`` that ``engram cert`` writes) trusts those instead and turns TLS on;
+    ``client_cert`` and ``client_key`` (PEM paths or bytes) answer a server that requires client
+    certificates (``--tls-client-ca``).
     """
 
     def __init__(self, target: str, *, timeout: float = 30.0, metadata: Sequence[tuple[str, str]] | None = None,
-                 channel_options: Iterable[tuple[str, Any]] = (), token: str | None = None):
+                 channel_options: Iterable[tuple[str, Any]] = (), token: str | None = None, tls: bool = False,
+                 root_certificates=None, client_cert=None, client_key=None):
         self.target = target
         self.timeout = timeout
         self.metadata = _with_token(metadata, token)
         self._options = CHANNEL_OPTIONS + list(channel_options)
-        self._channel = grpc.insecure_channel(target, options=self._options)
+        creds = _credentials(tls, root_certificates, client_cert, client_key)
+        self._new_channel = _channel_factory(grpc, target, self._options, creds)
+        self._new_aio_channel = _channel_factory(grpc.aio, target, self._options, creds)
+        self._channel = self._new_channel()
         self._methods = _Methods(self._channel)._m
         self._background: _Background | None = None
 
@@ -163,9 +205,7 @@ class EngramClient:
         if self._background is None:
             self._background = _Background()
         opts = options or StreamOptions(**option_overrides)
-        target, chan_opts = self.target, self._options
-        return Stream(self._background, lambda: grpc.aio.insecure_channel(target, options=chan_opts), space_id,
-                      opts, listener, self.metadata or None)
+        return Stream(self._background, self._new_aio_channel, space_id, opts, listener, self.metadata or None)
 
     def close(self) -> None:
         if self._background is not None:
@@ -181,15 +221,19 @@ class EngramClient:
 
 
 class AsyncEngramClient:
-    """The asyncio client (``grpc.aio``); create and use it inside a running event loop."""
+    """The asyncio client (``grpc.aio``); create and use it inside a running event loop. TLS options
+    as ``EngramClient``'s."""
 
     def __init__(self, target: str, *, timeout: float = 30.0, metadata: Sequence[tuple[str, str]] | None = None,
-                 channel_options: Iterable[tuple[str, Any]] = (), token: str | None = None):
+                 channel_options: Iterable[tuple[str, Any]] = (), token: str | None = None, tls: bool = False,
+                 root_certificates=None, client_cert=None, client_key=None):
         self.target = target
         self.timeout = timeout
         self.metadata = _with_token(metadata, token)
         self._options = CHANNEL_OPTIONS + list(channel_options)
-        self._channel = grpc.aio.insecure_channel(target, options=self._options)
+        self._new_aio_channel = _channel_factory(grpc.aio, target, self._options,
+                                                 _credentials(tls, root_certificates, client_cert, client_key))
+        self._channel = self._new_aio_channel()
         self._methods = _Methods(self._channel)._m
 
     async def _call(self, name: str, request):
@@ -228,9 +272,7 @@ class AsyncEngramClient:
                listener: StreamListener | None = None, **option_overrides) -> AsyncStream:
         """Opens a stream on this event loop (its own channel, so unary calls do not queue behind it)."""
         opts = options or StreamOptions(**option_overrides)
-        target, chan_opts = self.target, self._options
-        return AsyncStream(lambda: grpc.aio.insecure_channel(target, options=chan_opts), space_id, opts, listener,
-                           self.metadata or None)
+        return AsyncStream(self._new_aio_channel, space_id, opts, listener, self.metadata or None)
 
     async def close(self) -> None:
         await self._channel.close()

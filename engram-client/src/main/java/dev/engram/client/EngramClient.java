@@ -19,11 +19,17 @@ import dev.engram.proto.v1.RevokeTokenRequest;
 import dev.engram.proto.v1.Space;
 import dev.engram.proto.v1.TokenInfo;
 import dev.engram.proto.v1.TokenRight;
+import io.grpc.ChannelCredentials;
 import io.grpc.ClientInterceptor;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
+import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -79,8 +85,9 @@ public final class EngramClient implements AutoCloseable {
       this.ownsChannel = false;
     } else {
       this.channel =
-          NettyChannelBuilder.forTarget(b.target)
-              .usePlaintext()
+          (b.tlsTrust == null
+                  ? NettyChannelBuilder.forTarget(b.target).usePlaintext()
+                  : NettyChannelBuilder.forTarget(b.target, b.tlsCredentials()))
               .executor(executor)
               .keepAliveTime(30, TimeUnit.SECONDS)
               .maxInboundMessageSize(b.maxInboundMessageBytes)
@@ -266,6 +273,9 @@ public final class EngramClient implements AutoCloseable {
     private Executor executor;
     private int maxInboundMessageBytes = EngramStream.DEFAULT_MAX_MESSAGE_BYTES;
     private String token;
+    private Path tlsTrust; // null: plaintext
+    private Path clientCert;
+    private Path clientKey;
 
     private Builder() {}
 
@@ -281,6 +291,46 @@ public final class EngramClient implements AutoCloseable {
       }
       this.token = token;
       return this;
+    }
+
+    /**
+     * Speaks TLS and trusts the CA certificates (or the self-signed certificate, as {@code engram
+     * cert} writes it) in the PEM file {@code caPem}; applies to a channel the client makes.
+     */
+    public Builder tls(Path caPem) {
+      this.tlsTrust = readable(caPem, "tls CA file");
+      return this;
+    }
+
+    /**
+     * Presents this certificate (PEM chain) and PKCS#8 key (PEM) to a server that requires client
+     * certificates ({@code --tls-client-ca}); needs {@link #tls}.
+     */
+    public Builder clientCertificate(Path certPem, Path keyPem) {
+      this.clientCert = readable(certPem, "client certificate");
+      this.clientKey = readable(keyPem, "client key");
+      return this;
+    }
+
+    private static Path readable(Path file, String what) {
+      Objects.requireNonNull(file, what);
+      if (!Files.isReadable(file)) {
+        throw new IllegalArgumentException(what + " " + file + " is missing or not readable");
+      }
+      return file;
+    }
+
+    private ChannelCredentials tlsCredentials() {
+      try {
+        TlsChannelCredentials.Builder creds =
+            TlsChannelCredentials.newBuilder().trustManager(tlsTrust.toFile());
+        if (clientCert != null) {
+          creds.keyManager(clientCert.toFile(), clientKey.toFile());
+        }
+        return creds.build();
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read the TLS files: " + e.getMessage(), e);
+      }
     }
 
     /** The server as {@code host:port}. */
@@ -346,6 +396,13 @@ public final class EngramClient implements AutoCloseable {
     public EngramClient build() {
       if (target == null && channel == null) {
         throw new IllegalStateException("set a target (host:port) or a channel");
+      }
+      if (clientCert != null && tlsTrust == null) {
+        throw new IllegalStateException("clientCertificate needs tls(caPem)");
+      }
+      if (tlsTrust != null && channel != null) {
+        throw new IllegalStateException(
+            "tls applies to a channel the client makes, not to one passed in");
       }
       if (target != null && channel != null) {
         throw new IllegalStateException("set a target ('" + target + "') or a channel, not both");

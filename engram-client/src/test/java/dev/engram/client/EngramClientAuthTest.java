@@ -14,6 +14,7 @@ import dev.engram.server.AccessOptions;
 import dev.engram.server.EngramServer;
 import dev.engram.server.http.HttpOptions;
 import dev.engram.server.metrics.EngramMetrics;
+import dev.engram.server.tls.ListenOptions;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
@@ -35,10 +36,11 @@ class EngramClientAuthTest {
         EngramServer.start(
             0,
             HttpOptions.disabled(),
+            ListenOptions.loopback(),
             StorageConfig.of(dir).withFsync(FsyncPolicy.NEVER),
             EngramConfig.builder().workers(1).build(),
             EngramMetrics.prometheus(),
-            new AccessOptions(true, ADMIN, "127.0.0.1"))) {
+            new AccessOptions(true, ADMIN))) {
       String target = "127.0.0.1:" + server.grpcPort();
       IssueTokenResponse writer;
       IssueTokenResponse reader;

@@ -12,8 +12,11 @@ import dev.engram.core.ingest.IndexCallback;
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.ingest.IngestStats;
 import dev.engram.core.ingest.QuarantineRecorder;
+import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.InvalidInputException;
+import dev.engram.core.model.Limit;
+import dev.engram.core.model.LimitRefusal;
 import dev.engram.core.model.MessageLimits;
 import dev.engram.core.model.Metric;
 import dev.engram.core.model.QuarantinedEpisode;
@@ -62,6 +65,7 @@ public final class Engram implements AutoCloseable {
   private final Authorizer auth;
   private final AuditLog audit;
   private final Consolidator consolidator; // null: consolidation off
+  private final Object spaceCreation = new Object(); // held while a create checks the space limit
   private DurableStore.Recovered recovered;
   private volatile boolean shuttingDown;
 
@@ -270,10 +274,12 @@ public final class Engram implements AutoCloseable {
   }
 
   /**
-   * Creates a space. With an embedder, a dimension of 0 means the embedder's, and any other must
-   * equal it.
+   * Creates a space, or returns the one with the same id and configuration. With an embedder, a
+   * dimension of 0 means the embedder's, and any other must equal it.
    *
    * @throws InvalidInputException naming an unknown embedder or a dimension that does not match
+   * @throws dev.engram.core.model.TooManySpacesException when a new space would pass {@link
+   *     MessageLimits#maxSpaces}
    */
   public SpaceInfo createSpace(SpaceConfig space) {
     refuseIfShuttingDown();
@@ -287,7 +293,30 @@ public final class Engram implements AutoCloseable {
                 .formatted(space.dimension(), space.embedder(), e.dimension(), e.dimension()));
       }
     }
-    return (store == null ? spaces.create(space) : store.createSpace(spaces, space)).info();
+    // Serialised so that concurrent creates cannot pass the space limit together; creating a space
+    // is rare and already writes to the store.
+    synchronized (spaceCreation) {
+      if (spaces.find(space.id()) == null) {
+        config.limits().checkNewSpace(spaces.list().size());
+      }
+      return (store == null ? spaces.create(space) : store.createSpace(spaces, space)).info();
+    }
+  }
+
+  /**
+   * Reports that a call through {@code door} failed with {@code problem}: its status, and the limit
+   * it hit if it is a {@link LimitRefusal}. Doors call it for failures of unary calls.
+   */
+  public void failed(Door door, EngramException problem) {
+    config.events().failed(door, StatusCode.of(problem));
+    if (problem instanceof LimitRefusal refusal) {
+      config.events().limitRefused(door, refusal.limit());
+    }
+  }
+
+  /** Reports a refusal at {@code limit} that a transport made itself (its framing limits). */
+  public void limitRefused(Door door, Limit limit) {
+    config.events().limitRefused(door, limit);
   }
 
   /** The space itself (its association graph, for tests and benchmarks). */

@@ -196,13 +196,19 @@ public record EngramConfig(
 
     /** The largest message the server reads and the bound on a recall answer (bytes). */
     public Builder maxMessageBytes(int bytes) {
-      this.limits = new MessageLimits(bytes, limits.maxBatchSize());
+      this.limits = new MessageLimits(bytes, limits.maxBatchSize(), limits.maxSpaces());
       return this;
     }
 
     /** The most episodes in one stream batch or one unary {@code Remember}. */
     public Builder maxBatchSize(int episodes) {
-      this.limits = new MessageLimits(limits.maxMessageBytes(), episodes);
+      this.limits = new MessageLimits(limits.maxMessageBytes(), episodes, limits.maxSpaces());
+      return this;
+    }
+
+    /** The most memory spaces the server holds; creating one more is refused. */
+    public Builder maxSpaces(int spaces) {
+      this.limits = new MessageLimits(limits.maxMessageBytes(), limits.maxBatchSize(), spaces);
       return this;
     }
 

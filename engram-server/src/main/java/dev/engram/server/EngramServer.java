@@ -5,11 +5,15 @@ import dev.engram.core.EngramConfig;
 import dev.engram.core.storage.StorageConfig;
 import dev.engram.proto.v1.MemoryServiceGrpc;
 import dev.engram.server.grpc.AuthInterceptor;
+import dev.engram.server.grpc.FramingLimitTracer;
 import dev.engram.server.grpc.MemoryServiceImpl;
+import dev.engram.server.grpc.StrictParsing;
 import dev.engram.server.http.HttpDoor;
 import dev.engram.server.http.HttpOptions;
 import dev.engram.server.http.Operations;
 import dev.engram.server.metrics.EngramMetrics;
+import dev.engram.server.tls.ListenOptions;
+import dev.engram.server.tls.TlsMaterial;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
@@ -117,22 +121,52 @@ public final class EngramServer implements AutoCloseable {
       EngramConfig engine,
       EngramMetrics metrics)
       throws IOException {
-    return start(grpcPort, http, storage, engine, metrics, AccessOptions.OPEN);
+    return start(
+        grpcPort, http, ListenOptions.loopback(), storage, engine, metrics, AccessOptions.OPEN);
   }
 
   /**
-   * As {@link #start(int, HttpOptions, StorageConfig, EngramConfig, EngramMetrics)}, with
-   * authentication and the listen address per {@code access}. With authentication on and no admin
-   * token given, the first start generates one: {@link #generatedAdminToken} has it, this once.
+   * As {@link #start(int, HttpOptions, ListenOptions, StorageConfig, EngramConfig, EngramMetrics,
+   * AccessOptions)}, without authentication.
    */
   public static EngramServer start(
       int grpcPort,
       HttpOptions http,
+      ListenOptions listen,
+      StorageConfig storage,
+      EngramConfig engine,
+      EngramMetrics metrics)
+      throws IOException {
+    return start(grpcPort, http, listen, storage, engine, metrics, AccessOptions.OPEN);
+  }
+
+  /**
+   * Starts a server whose doors both listen per {@code listen} (its bind address, and TLS when it
+   * names PEM files, loaded and checked before anything opens), with authentication per {@code
+   * access}. With authentication on and no admin token given, the first start generates one: {@link
+   * #generatedAdminToken} has it, this once.
+   *
+   * @throws IllegalArgumentException for plaintext on a non-loopback address without {@code
+   *     allowPlaintext} ({@link ListenOptions#checkPlaintext}), or authentication off on a
+   *     non-loopback address
+   * @throws dev.engram.server.tls.TlsException for a TLS file that cannot be used (it names it)
+   */
+  public static EngramServer start(
+      int grpcPort,
+      HttpOptions http,
+      ListenOptions listen,
       StorageConfig storage,
       EngramConfig engine,
       EngramMetrics metrics,
       AccessOptions access)
       throws IOException {
+    if (!access.auth() && !listen.loopbackOnly()) {
+      throw new IllegalArgumentException(
+          "--auth off is allowed only on a loopback address (--bind 127.0.0.1 or ::1), not "
+              + listen.bindAddress());
+    }
+    listen.checkPlaintext();
+    TlsMaterial tls = listen.tlsEnabled() ? TlsMaterial.load(listen) : null;
     Path dataDir = storage.dataDir();
     Files.createDirectories(dataDir);
     Engram core = new Engram(engine.withEvents(metrics), storage, access.auth());
@@ -155,14 +189,18 @@ public final class EngramServer implements AutoCloseable {
     Server server;
     try {
       server =
-          NettyServerBuilder.forAddress(
-                  access.bind() == null
-                      ? new InetSocketAddress(grpcPort)
-                      : new InetSocketAddress(access.bind(), grpcPort))
+          (tls == null
+                  ? NettyServerBuilder.forAddress(
+                      new InetSocketAddress(listen.bindAddress(), grpcPort))
+                  : NettyServerBuilder.forAddress(
+                      new InetSocketAddress(listen.bindAddress(), grpcPort), tls.grpcCredentials()))
               .executor(executor)
               .addService(
                   ServerInterceptors.intercept(
-                      new MemoryServiceImpl(core, InstantSource.system()), new AuthInterceptor()))
+                      StrictParsing.strict(
+                          new MemoryServiceImpl(core, InstantSource.system()).bindService(), core),
+                      new AuthInterceptor()))
+              .addStreamTracerFactory(new FramingLimitTracer(core))
               .addService(health.getHealthService())
               .addService(ProtoReflectionServiceV1.newInstance())
               .permitKeepAliveTime(10, TimeUnit.SECONDS)
@@ -186,7 +224,8 @@ public final class EngramServer implements AutoCloseable {
                 http,
                 InstantSource.system(),
                 operations(metrics, core, serving),
-                access.bind());
+                listen.bindAddress(),
+                tls);
       } catch (RuntimeException e) {
         server.shutdownNow();
         core.close();

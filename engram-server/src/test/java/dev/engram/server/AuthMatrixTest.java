@@ -31,6 +31,7 @@ import dev.engram.proto.v1.TokenRight;
 import dev.engram.server.grpc.AuthInterceptor;
 import dev.engram.server.http.HttpOptions;
 import dev.engram.server.metrics.EngramMetrics;
+import dev.engram.server.tls.ListenOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
@@ -108,10 +109,11 @@ class AuthMatrixTest {
         EngramServer.start(
             0,
             HttpOptions.onPort(0),
+            ListenOptions.loopback(),
             StorageConfig.of(dir).withFsync(FsyncPolicy.NEVER),
             EngramConfig.builder().workers(1).clock(clock).build(),
             EngramMetrics.prometheus(),
-            new AccessOptions(true, ADMIN, "127.0.0.1"));
+            new AccessOptions(true, ADMIN));
     channel = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
     Caller admin = server.engine().caller("Bearer " + ADMIN);
     SpaceId a = SpaceId.of("a");

@@ -19,6 +19,8 @@ import dev.engram.proto.v1.RecallResponse;
 import dev.engram.server.EngramServer;
 import dev.engram.server.http.HttpOptions;
 import dev.engram.server.metrics.EngramMetrics;
+import dev.engram.server.tls.ListenOptions;
+import dev.engram.server.tls.SelfSignedCert;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -105,6 +107,7 @@ public final class LoadBench {
   private static int runWith(LoadOptions o, String consolidation) throws Exception {
     EngramServer server = null;
     Path dataDir = null;
+    Path trust = null; // the in-process server's certificate under --tls on
     String target = o.target();
     if (target == null) {
       dataDir = Files.createTempDirectory("engram-load-");
@@ -119,14 +122,22 @@ public final class LoadBench {
       }
       config.consolidation(
           consolidation.equals("off") ? ConsolidationConfig.off() : ConsolidationConfig.defaults());
+      ListenOptions listen = ListenOptions.loopback();
+      if (o.tls()) {
+        SelfSignedCert.Pair pair =
+            SelfSignedCert.write(dataDir.resolve("tls"), SelfSignedCert.DEFAULT_HOSTS);
+        listen = listen.withTls(pair.cert(), pair.key());
+        trust = pair.cert();
+      }
       server =
           EngramServer.start(
               0,
               HttpOptions.onPort(0),
+              listen,
               StorageConfig.of(dataDir),
               config.build(),
               o.metrics() ? EngramMetrics.prometheus() : EngramMetrics.noop());
-      target = "127.0.0.1:" + server.grpcPort();
+      target = (o.tls() ? "localhost:" : "127.0.0.1:") + server.grpcPort();
     }
     String httpTarget =
         server != null
@@ -136,16 +147,21 @@ public final class LoadBench {
                 : target.substring(0, target.lastIndexOf(':') + 1) + "7432";
     System.out.printf(
         Locale.ROOT,
-        "engram bench load %s: target %s, http %s (%s), door %s, batch %d, dim %d, %s data%n",
+        "engram bench load %s: target %s%s, http %s (%s), door %s, batch %d, dim %d, %s data%n",
         o.scenario(),
         target,
+        trust != null ? " (TLS)" : "",
         httpTarget,
         server != null ? "in-process server" : "remote server",
         o.door(),
         o.batch(),
         o.fvecs() == null ? o.dimension() : -1,
         o.fvecs() == null ? "seeded clustered" : o.fvecs().toString());
-    try (EngramClient client = EngramClient.builder().target(target).build()) {
+    EngramClient.Builder clientBuilder = EngramClient.builder().target(target);
+    if (trust != null) {
+      clientBuilder.tls(trust);
+    }
+    try (EngramClient client = clientBuilder.build()) {
       LoadBench bench = new LoadBench(o, client, server, httpTarget);
       Report report = bench.runScenario();
       if (server != null) {

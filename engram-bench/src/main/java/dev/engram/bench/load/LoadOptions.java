@@ -29,6 +29,7 @@ import java.time.Duration;
  * @param metrics the in-process server's metrics: true = Prometheus, false = a no-op registry
  * @param consolidation the in-process server's consolidation worker: on, off, or compare (the
  *     scenario runs four times on fresh servers, off / on / off / on)
+ * @param tls the in-process server's gRPC and HTTP doors speak TLS (a fresh self-signed pair)
  */
 record LoadOptions(
     String scenario,
@@ -50,7 +51,8 @@ record LoadOptions(
     int workers,
     long seed,
     boolean metrics,
-    String consolidation) {
+    String consolidation,
+    boolean tls) {
 
   static final String USAGE =
       """
@@ -85,6 +87,8 @@ record LoadOptions(
         --queue-capacity N    in-process server: admission queue (burst: 250000, else 10000)
         --metrics on|off      in-process server: Prometheus metrics (on) or a no-op registry (off),
                               to measure what metrics cost
+        --tls on|off          in-process server: TLS on both doors with a fresh self-signed pair
+                              (default off), to measure what TLS costs (gRPC door)
         --workers N           in-process server: index workers (default: one per core)
         --consolidation on|off|compare  in-process server: the consolidation worker (default on);
                               compare runs the scenario four times on fresh servers: off, on,
@@ -124,6 +128,7 @@ record LoadOptions(
     long seed = 42;
     boolean metrics = true;
     String consolidation = "on";
+    boolean tls = false;
     for (int i = 1; i < args.length; i++) {
       String flag = args[i];
       if (i + 1 >= args.length) {
@@ -173,6 +178,14 @@ record LoadOptions(
           }
           consolidation = v;
         }
+        case "--tls" ->
+            tls =
+                switch (v) {
+                  case "on" -> true;
+                  case "off" -> false;
+                  default ->
+                      throw new IllegalArgumentException("--tls must be on or off, got " + v);
+                };
         default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
       }
     }
@@ -196,7 +209,8 @@ record LoadOptions(
         workers,
         seed,
         metrics,
-        consolidation);
+        consolidation,
+        tls);
   }
 
   private static int positive(String flag, String v, int max) {

@@ -17,7 +17,10 @@ public record Cue(float[] embedding, int k, float minScore, RecallMode mode) {
     Objects.requireNonNull(embedding, "embedding");
     Objects.requireNonNull(mode, "mode");
     if (k < 1 || k > MAX_K) {
-      throw new InvalidInputException("k %d is out of range: 1-%d".formatted(k, MAX_K));
+      String problem = "k %d is out of range: 1-%d".formatted(k, MAX_K);
+      throw k > MAX_K
+          ? new LimitExceededException(Limit.K, problem)
+          : new InvalidInputException(problem);
     }
     if (Float.isNaN(minScore)) {
       throw new InvalidInputException("min_score is NaN");

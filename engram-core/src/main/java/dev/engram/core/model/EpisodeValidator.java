@@ -43,7 +43,8 @@ public final class EpisodeValidator {
               .formatted(Echo.clip(id)));
     }
     if (exceedsUtf8Bytes(episode.content(), MAX_CONTENT_BYTES)) {
-      throw new InvalidInputException(
+      throw new LimitExceededException(
+          Limit.CONTENT,
           "content of episode '%s' is %d bytes: at most %d bytes are allowed"
               .formatted(
                   Echo.clip(id),
@@ -145,19 +146,22 @@ public final class EpisodeValidator {
 
   private static void checkMetadata(String id, Map<String, String> metadata) {
     if (metadata.size() > MAX_METADATA_ENTRIES) {
-      throw new InvalidInputException(
+      throw new LimitExceededException(
+          Limit.METADATA,
           "metadata of episode '%s' has %d entries: at most %d are allowed"
               .formatted(Echo.clip(id), metadata.size(), MAX_METADATA_ENTRIES));
     }
     for (Map.Entry<String, String> e : metadata.entrySet()) {
       String key = e.getKey();
       if (key.isEmpty() || key.length() > MAX_METADATA_KEY_LENGTH) {
-        throw new InvalidInputException(
+        throw new LimitExceededException(
+            Limit.METADATA,
             "metadata key of length %d in episode '%s' is invalid: use 1-%d characters"
                 .formatted(key.length(), Echo.clip(id), MAX_METADATA_KEY_LENGTH));
       }
       if (exceedsUtf8Bytes(e.getValue(), MAX_METADATA_VALUE_BYTES)) {
-        throw new InvalidInputException(
+        throw new LimitExceededException(
+            Limit.METADATA,
             "metadata value of '%s' in episode '%s' is over %d bytes"
                 .formatted(Echo.clip(key), Echo.clip(id), MAX_METADATA_VALUE_BYTES));
       }

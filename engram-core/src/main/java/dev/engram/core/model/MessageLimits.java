@@ -3,15 +3,17 @@ package dev.engram.core.model;
 import java.util.Map;
 
 /**
- * How large one message may be, in either direction: the one place these rules live. Transports
- * apply {@link #maxMessageBytes} to their framing (gRPC's inbound message limit) and advertise both
- * limits to stream clients; the engine checks batches and recall answers here.
+ * How large one message may be, in either direction, and how many spaces a server holds: the one
+ * place these rules live. Transports apply {@link #maxMessageBytes} to their framing (gRPC's
+ * inbound message limit) and advertise both limits to stream clients; the engine checks batches and
+ * recall answers here.
  *
  * @param maxMessageBytes the largest message the server reads, and the bound on a recall answer it
  *     writes (serialized bytes)
  * @param maxBatchSize the most episodes in one stream batch or one unary {@code Remember}
+ * @param maxSpaces the most memory spaces the server holds ({@code --max-spaces})
  */
-public record MessageLimits(int maxMessageBytes, int maxBatchSize) {
+public record MessageLimits(int maxMessageBytes, int maxBatchSize, int maxSpaces) {
   /** gRPC's own default inbound limit, so a stock client reads every answer the server writes. */
   public static final int DEFAULT_MAX_MESSAGE_BYTES = 4 << 20;
 
@@ -19,6 +21,7 @@ public record MessageLimits(int maxMessageBytes, int maxBatchSize) {
   public static final int MIN_MESSAGE_BYTES = 16 << 10;
   public static final int MAX_MESSAGE_BYTES = 1 << 30;
   public static final int MAX_BATCH_SIZE = 65_536;
+  public static final int DEFAULT_MAX_SPACES = 10_000;
 
   /** Room kept for a response's own framing (session id, timestamps, counters). */
   private static final int RESPONSE_HEADROOM = 1024;
@@ -36,6 +39,14 @@ public record MessageLimits(int maxMessageBytes, int maxBatchSize) {
       throw new IllegalArgumentException(
           "maxBatchSize must be 1-%d, got %d".formatted(MAX_BATCH_SIZE, maxBatchSize));
     }
+    if (maxSpaces < 1) {
+      throw new IllegalArgumentException("maxSpaces must be at least 1, got " + maxSpaces);
+    }
+  }
+
+  /** The default space limit. */
+  public MessageLimits(int maxMessageBytes, int maxBatchSize) {
+    this(maxMessageBytes, maxBatchSize, DEFAULT_MAX_SPACES);
   }
 
   public static MessageLimits defaults() {
@@ -43,11 +54,27 @@ public record MessageLimits(int maxMessageBytes, int maxBatchSize) {
   }
 
   /**
+   * Checked before a new space is made.
+   *
+   * @param existing how many spaces there are now
+   * @throws TooManySpacesException if one more would pass {@code maxSpaces}
+   */
+  public void checkNewSpace(int existing) {
+    if (existing >= maxSpaces) {
+      throw new TooManySpacesException(
+          ("this server holds %d memory spaces, its limit (--max-spaces %d): delete one or raise"
+                  + " the limit")
+              .formatted(existing, maxSpaces));
+    }
+  }
+
+  /**
    * @throws InvalidInputException if {@code episodes} is more than one message may carry
    */
   public void checkBatch(int episodes) {
     if (episodes > maxBatchSize) {
-      throw new InvalidInputException(
+      throw new LimitExceededException(
+          Limit.BATCH,
           "a batch of %d episodes is over the server's max_batch_size of %d: split it"
               .formatted(episodes, maxBatchSize));
     }
@@ -65,7 +92,8 @@ public record MessageLimits(int maxMessageBytes, int maxBatchSize) {
     }
     long embeddingBytes = (long) k * (4L * dimension + 8);
     if (embeddingBytes > answerBudget()) {
-      throw new InvalidInputException(
+      throw new LimitExceededException(
+          Limit.MESSAGE_BYTES,
           ("k %d with include_embeddings at dimension %d needs about %d bytes of embeddings, over"
                   + " the %d-byte message limit: lower k or leave include_embeddings off")
               .formatted(k, dimension, embeddingBytes, maxMessageBytes));
@@ -85,7 +113,8 @@ public record MessageLimits(int maxMessageBytes, int maxBatchSize) {
       count++;
     }
     if (bytes > answerBudget()) {
-      throw new InvalidInputException(
+      throw new LimitExceededException(
+          Limit.MESSAGE_BYTES,
           ("the answer (%d memories, about %d bytes) is over the %d-byte message limit: lower k"
                   + " or leave include_embeddings off")
               .formatted(count, bytes, maxMessageBytes));

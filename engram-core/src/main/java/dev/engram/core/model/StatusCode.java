@@ -35,6 +35,7 @@ public enum StatusCode {
       case NotFoundException ignored -> NOT_FOUND;
       case AlreadyExistsException ignored -> ALREADY_EXISTS;
       case OverloadedException ignored -> RESOURCE_EXHAUSTED;
+      case TooManySpacesException ignored -> RESOURCE_EXHAUSTED;
       case UnavailableException ignored -> UNAVAILABLE;
       case UnauthenticatedException ignored -> UNAUTHENTICATED;
       case PermissionDeniedException ignored -> PERMISSION_DENIED;

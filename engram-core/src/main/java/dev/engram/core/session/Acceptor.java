@@ -6,6 +6,7 @@ import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.EpisodeValidator;
 import dev.engram.core.model.InvalidInputException;
+import dev.engram.core.model.LimitExceededException;
 import dev.engram.core.model.OverloadedException;
 import dev.engram.core.space.Admission;
 import dev.engram.core.space.MemorySpace;
@@ -232,7 +233,10 @@ public final class Acceptor {
         Episode episode = episodes.get(i);
         valid.add(validate(space, episode, episode.id().isEmpty() ? idPrefix + "/" + i : ""));
       } catch (InvalidInputException e) {
-        throw new InvalidInputException("episodes[%d]: %s".formatted(i, e.getMessage()));
+        String problem = "episodes[%d]: %s".formatted(i, e.getMessage());
+        throw e instanceof LimitExceededException over
+            ? new LimitExceededException(over.limit(), problem)
+            : new InvalidInputException(problem);
       }
     }
     int granted = queue.tryReserve(valid.size());

@@ -7,6 +7,7 @@ import dev.engram.core.model.Echo;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.InvalidInputException;
+import dev.engram.core.model.LimitRefusal;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.RecallResult;
 import dev.engram.core.model.StatusCode;
@@ -245,6 +246,9 @@ public final class Session implements IndexCallback {
       manager.events().recalled(door, query.mode(), manager.nanoTime() - started);
       from.send(new SessionEvent.RecallAnswer(query.requestId(), result));
     } catch (EngramException e) {
+      if (e instanceof LimitRefusal refusal) {
+        manager.events().limitRefused(door, refusal.limit());
+      }
       rejectRecall(from, sequenceNumber, query.requestId(), e);
       return;
     }
@@ -459,6 +463,9 @@ public final class Session implements IndexCallback {
       manager.queue().release(1);
       indexed.complete(sequence);
       consolidated.complete(sequence);
+      if (e instanceof LimitRefusal refusal) {
+        manager.events().limitRefused(door, refusal.limit());
+      }
       send(new Rejection(sequence, StatusCode.INVALID_ARGUMENT, e.getMessage()));
       return Outcome.REJECTED;
     }

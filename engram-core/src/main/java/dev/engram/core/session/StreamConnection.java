@@ -6,6 +6,7 @@ import dev.engram.core.model.Echo;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.InvalidInputException;
+import dev.engram.core.model.LimitExceededException;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.StatusCode;
@@ -117,6 +118,9 @@ public final class StreamConnection {
       }
       manager.limits().checkBatch(episodes.size());
     } catch (EngramException e) {
+      if (e instanceof LimitExceededException limit) {
+        manager.events().limitRefused(door, limit.limit());
+      }
       fail(StatusCode.of(e), e.getMessage());
       return;
     }

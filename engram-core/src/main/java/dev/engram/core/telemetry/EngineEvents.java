@@ -1,5 +1,6 @@
 package dev.engram.core.telemetry;
 
+import dev.engram.core.model.Limit;
 import dev.engram.core.model.RecallMode;
 import dev.engram.core.model.StatusCode;
 import dev.engram.core.session.SessionEvent.ResendReason;
@@ -41,6 +42,9 @@ public interface EngineEvents {
 
   /** A client was answered with the error {@code code} (a rejection, a failed call or stream). */
   default void failed(Door door, StatusCode code) {}
+
+  /** An input through {@code door} was refused at the configured {@code limit}. */
+  default void limitRefused(Door door, Limit limit) {}
 
   /** A session told its client to resend, for {@code reason}. */
   default void resent(ResendReason reason) {}

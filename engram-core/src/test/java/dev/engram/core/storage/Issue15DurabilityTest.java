@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.engram.core.Engram;
 import dev.engram.core.EngramConfig;
+import dev.engram.core.consolidate.ConsolidationConfig;
 import dev.engram.core.index.FlatIndex;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
@@ -51,6 +52,9 @@ class Issue15DurabilityTest {
         EngramConfig.builder()
             .workers(1)
             .indexFactory(s -> new FlatIndex(s.dimension(), s.metric()))
+            // The faults below target the accept path's writes; the consolidation worker's batches
+            // go through the same committer and would take the one armed fault.
+            .consolidation(ConsolidationConfig.off())
             .build();
     StorageConfig storage =
         StorageConfig.of(dir)

@@ -11,17 +11,21 @@ import dev.engram.server.AccessOptions;
 import dev.engram.server.EngramServer;
 import dev.engram.server.http.HttpOptions;
 import dev.engram.server.metrics.EngramMetrics;
+import dev.engram.server.tls.ListenOptions;
+import dev.engram.server.tls.SelfSignedCert;
+import dev.engram.server.tls.TlsException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 
 /**
- * The {@code engram} command line: {@code engram serve [options]}.
+ * The {@code engram} command line: {@code engram serve [options]} and {@code engram cert}.
  *
  * <p>Thread-safety: runs on the main thread; the SIGTERM hook calls {@link EngramServer#shutdown}.
  */
@@ -31,8 +35,11 @@ public final class Main {
       usage: engram serve [--grpc-port N] [--http-port N | --no-http] [--data-dir DIR]
                           [--fsync always|interval|never] [--snapshot-interval SECONDS]
                           [--queue-capacity N] [--workers N] [--max-message-bytes N]
-                          [--auth on|off] [--admin-token-file PATH] [--bind ADDR]
-                          [--consolidation on|off]
+                          [--consolidation on|off] [--max-spaces N]
+                          [--auth on|off] [--admin-token-file PATH]
+                          [--bind ADDR] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+                          [--allow-plaintext]
+             engram cert [--out DIR] [--host NAME...]
 
         --grpc-port N        gRPC port (default 50051; 0 picks a free port)
         --http-port N        HTTP port: REST under /v1, WebSocket stream at /v1/stream, console at /
@@ -53,11 +60,22 @@ public final class Main {
         --admin-token-file PATH  the admin token (creates spaces, issues tokens) is the content of
                              this file; without it one is generated at the first start and printed
                              once (only its hash is kept)
-        --bind ADDR          address gRPC and HTTP listen on (default 127.0.0.1; 0.0.0.0: every
-                             interface)
         --consolidation on|off  the background consolidation worker (default on): association
                              edges, near-duplicate merges, confidence reinforcement, the
                              consolidated_through watermark; off: ASSOCIATIVE recall uses seeds only
+        --max-spaces N       most memory spaces the server holds (default 10000); one more is
+                             refused with RESOURCE_EXHAUSTED / HTTP 429
+        --bind ADDR          address both doors listen on (default 127.0.0.1; 0.0.0.0 = every
+                             interface, which needs TLS or --allow-plaintext)
+        --tls-cert FILE      PEM certificate chain (leaf first): gRPC and HTTP speak only TLS
+        --tls-key FILE       PEM PKCS#8 private key of that certificate
+        --tls-client-ca FILE PEM CA certificates: clients must present a certificate from them (mTLS)
+        --allow-plaintext    allow plaintext on a non-loopback --bind (a trusted network only)
+
+      engram cert writes cert.pem and key.pem, a self-signed pair for development:
+        --out DIR            where (default ./engram-tls)
+        --host NAME          a DNS name or IP address it is valid for (repeatable; default
+                             localhost, 127.0.0.1 and ::1)
       """;
 
   private Main() {}
@@ -75,6 +93,9 @@ public final class Main {
     if (args.isEmpty()) {
       err.print(USAGE);
       return 2;
+    }
+    if (args.getFirst().equals("cert")) {
+      return cert(args.subList(1, args.size()), out, err);
     }
     if (!args.getFirst().equals("serve")) {
       err.println("engram: unknown command '" + args.getFirst() + "'");
@@ -96,7 +117,7 @@ public final class Main {
     if (!options.access().auth()) {
       err.println(
           "engram: WARNING: authentication is OFF (--auth off): anyone who can connect to "
-              + options.access().bind()
+              + options.listen().bindAddress()
               + " may read, change and delete every memory space");
       err.flush();
     }
@@ -106,22 +127,32 @@ public final class Main {
           EngramServer.start(
               options.grpcPort(),
               HttpOptions.onPort(options.httpPort()),
+              options.listen(),
               options.storage(),
               options.engineConfig(),
               EngramMetrics.prometheus(),
               options.access());
-    } catch (EngramException | IllegalArgumentException e) {
+    } catch (IllegalArgumentException | TlsException e) {
+      err.println("engram: " + e.getMessage());
+      return 2;
+    } catch (EngramException e) {
       err.println("engram: " + e.getMessage());
       return 1;
     }
     Runtime.getRuntime().addShutdownHook(new Thread(server::shutdown, "engram-shutdown"));
+    String scheme = options.listen().tlsEnabled() ? "https" : "http";
     out.printf(
-        "Engram listening: gRPC on port %d, %s, data in %s (queue %d, %d index workers)%n",
+        "Engram listening: gRPC on port %d, %s, on %s (%s), data in %s (queue %d, %d index"
+            + " workers)%n",
         server.grpcPort(),
         server.httpPort() == HttpOptions.DISABLED
             ? "HTTP off"
-            : "HTTP on port %d (console http://localhost:%d/)"
-                .formatted(server.httpPort(), server.httpPort()),
+            : "HTTP on port %d (console %s://localhost:%d/)"
+                .formatted(server.httpPort(), scheme, server.httpPort()),
+        options.listen().bindAddress(),
+        options.listen().tlsEnabled()
+            ? (options.listen().tlsClientCa() != null ? "TLS, client certificates required" : "TLS")
+            : "plaintext",
         options.dataDir().toAbsolutePath(),
         options.engineConfig().queueCapacity(),
         options.engineConfig().workers());
@@ -136,10 +167,49 @@ public final class Main {
     return 0;
   }
 
+  /** {@code engram cert}: writes a self-signed development pair. */
+  static int cert(List<String> args, PrintStream out, PrintStream err) throws IOException {
+    Path dir = Path.of("engram-tls");
+    List<String> hosts = new ArrayList<>();
+    Deque<String> rest = new ArrayDeque<>(args);
+    try {
+      while (!rest.isEmpty()) {
+        String option = rest.pop();
+        switch (option) {
+          case "--out" -> dir = Path.of(ServeOptions.value(option, rest));
+          case "--host" -> hosts.add(ServeOptions.value(option, rest));
+          case "--help", "-h" -> {
+            out.print(USAGE);
+            return 0;
+          }
+          default -> throw new IllegalArgumentException("unknown option '" + option + "'");
+        }
+      }
+    } catch (IllegalArgumentException e) {
+      err.println("engram: " + e.getMessage());
+      err.print(USAGE);
+      return 2;
+    }
+    SelfSignedCert.Pair pair =
+        SelfSignedCert.write(dir, hosts.isEmpty() ? SelfSignedCert.DEFAULT_HOSTS : hosts);
+    out.printf(
+        "wrote %s and %s (self-signed, for development, valid 365 days for %s)%n"
+            + "  serve with: ./engram serve --tls-cert %s --tls-key %s%n"
+            + "  clients trust %s%n",
+        pair.cert(),
+        pair.key(),
+        String.join(", ", hosts.isEmpty() ? SelfSignedCert.DEFAULT_HOSTS : hosts),
+        pair.cert(),
+        pair.key(),
+        pair.cert());
+    return 0;
+  }
+
   /** The options of {@code engram serve}, each checked as it is parsed. */
   record ServeOptions(
       int grpcPort,
       int httpPort,
+      ListenOptions listen,
       StorageConfig storage,
       EngramConfig engineConfig,
       AccessOptions access) {
@@ -157,7 +227,11 @@ public final class Main {
       EngramConfig.Builder engine = EngramConfig.builder().embedders(Embedders.discover());
       boolean auth = true;
       Path adminTokenFile = null;
-      String bind = "127.0.0.1";
+      String bind = ListenOptions.DEFAULT_BIND;
+      Path tlsCert = null;
+      Path tlsKey = null;
+      Path tlsClientCa = null;
+      boolean allowPlaintext = false;
       Deque<String> rest = new ArrayDeque<>(args);
       while (!rest.isEmpty()) {
         String option = rest.pop();
@@ -180,7 +254,6 @@ public final class Main {
                       MessageLimits.MAX_MESSAGE_BYTES));
           case "--auth" -> auth = onOff(option, value(option, rest));
           case "--admin-token-file" -> adminTokenFile = Path.of(value(option, rest));
-          case "--bind" -> bind = value(option, rest);
           case "--consolidation" ->
               engine.consolidation(
                   switch (value(option, rest)) {
@@ -189,16 +262,18 @@ public final class Main {
                     default ->
                         throw new IllegalArgumentException("--consolidation takes on or off");
                   });
+          case "--max-spaces" -> engine.maxSpaces(intValue(option, rest, 1, 100_000_000));
+          case "--bind" -> bind = value(option, rest);
+          case "--tls-cert" -> tlsCert = Path.of(value(option, rest));
+          case "--tls-key" -> tlsKey = Path.of(value(option, rest));
+          case "--tls-client-ca" -> tlsClientCa = Path.of(value(option, rest));
+          case "--allow-plaintext" -> allowPlaintext = true;
           default -> throw new IllegalArgumentException("unknown option '" + option + "'");
         }
       }
+      ListenOptions listen = new ListenOptions(bind, tlsCert, tlsKey, tlsClientCa, allowPlaintext);
       StorageConfig storage =
           StorageConfig.of(dataDir).withFsync(fsync).withSnapshotInterval(snapshotInterval);
-      if (!auth && !AccessOptions.isLoopback(bind)) {
-        throw new IllegalArgumentException(
-            "--auth off is allowed only on a loopback address (--bind 127.0.0.1 or ::1), not "
-                + bind);
-      }
       String adminToken = null;
       if (adminTokenFile != null) {
         if (!auth) {
@@ -216,11 +291,7 @@ public final class Main {
         }
       }
       return new ServeOptions(
-          port,
-          httpPort,
-          storage,
-          engine.build(),
-          new AccessOptions(auth, adminToken, bind.equals("0.0.0.0") ? null : bind));
+          port, httpPort, listen, storage, engine.build(), new AccessOptions(auth, adminToken));
     }
 
     private static boolean onOff(String option, String value) {
@@ -241,7 +312,7 @@ public final class Main {
       return intValue(option, rest, 0, 65535);
     }
 
-    private static String value(String option, Deque<String> rest) {
+    static String value(String option, Deque<String> rest) {
       if (rest.isEmpty() || rest.peek().startsWith("--")) {
         throw new IllegalArgumentException(option + " needs a value");
       }

@@ -205,7 +205,7 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
     try {
       answer = call.get();
     } catch (EngramException e) {
-      engine.failed(Door.GRPC, StatusCode.of(e));
+      engine.failed(Door.GRPC, e);
       responses.onError(toStatus(e));
       return;
     }

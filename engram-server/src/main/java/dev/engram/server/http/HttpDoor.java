@@ -1,6 +1,8 @@
 package dev.engram.server.http;
 
 import dev.engram.core.Engram;
+import dev.engram.server.tls.ListenOptions;
+import dev.engram.server.tls.TlsMaterial;
 import io.javalin.Javalin;
 import io.javalin.http.staticfiles.Location;
 import java.io.IOException;
@@ -14,6 +16,10 @@ import java.util.Map;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
 import org.eclipse.jetty.ee10.websocket.server.JettyWebSocketServlet;
 import org.eclipse.jetty.ee10.websocket.server.JettyWebSocketServletFactory;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
 
 /**
  * The HTTP doors on one port (Javalin on Jetty 12): the REST API under {@code /v1}, the WebSocket
@@ -51,15 +57,21 @@ public final class HttpDoor implements AutoCloseable {
    */
   public static HttpDoor start(
       Engram engine, HttpOptions options, InstantSource clock, Operations operations) {
-    return start(engine, options, clock, operations, null);
+    return start(engine, options, clock, operations, ListenOptions.DEFAULT_BIND, null);
   }
 
   /**
    * As {@link #start(Engram, HttpOptions, InstantSource, Operations)}, listening on {@code host}
-   * only (null: every interface).
+   * and, when {@code tls} is not null, speaking only HTTPS/WSS with its key (client certificates
+   * required when it says so).
    */
   public static HttpDoor start(
-      Engram engine, HttpOptions options, InstantSource clock, Operations operations, String host) {
+      Engram engine,
+      HttpOptions options,
+      InstantSource clock,
+      Operations operations,
+      String host,
+      TlsMaterial tls) {
     WsStreams streams = new WsStreams(options.keepAlive().toMillis());
     String openApi = resource("/dev/engram/server/http/openapi.json");
     RestApi rest = new RestApi(engine);
@@ -73,8 +85,20 @@ public final class HttpDoor implements AutoCloseable {
               config.concurrency.useVirtualThreads = true;
               config.http.maxRequestSize = maxBytes;
               config.jetty.port = options.port();
-              if (host != null) {
-                config.jetty.host = host;
+              config.jetty.host = host;
+              if (tls != null) {
+                config.jetty.addConnector(
+                    (server, httpConfig) -> {
+                      httpConfig.addCustomizer(new SecureRequestCustomizer());
+                      ServerConnector https =
+                          new ServerConnector(
+                              server,
+                              new SslConnectionFactory(tls.jettySslContextFactory(), "http/1.1"),
+                              new HttpConnectionFactory(httpConfig));
+                      https.setHost(host);
+                      https.setPort(options.port());
+                      return https;
+                    });
               }
               if (HttpDoor.class.getResource(options.consoleDirectory() + "/index.html") != null) {
                 config.staticFiles.add(

@@ -7,9 +7,9 @@ import dev.engram.core.Engram;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.InvalidFieldException;
+import dev.engram.core.model.Limit;
 import dev.engram.core.model.NotFoundException;
 import dev.engram.core.model.SpaceId;
-import dev.engram.core.model.StatusCode;
 import dev.engram.core.session.Acceptor;
 import dev.engram.core.telemetry.Door;
 import dev.engram.proto.v1.CreateSpaceRequest;
@@ -64,18 +64,22 @@ final class RestApi {
     routes.exception(
         EngramException.class,
         (e, ctx) -> {
-          engine.failed(Door.REST, StatusCode.of(e));
+          engine.failed(Door.REST, e);
           HttpErrors.answer(ctx, e);
         });
     routes.exception(
         HttpResponseException.class,
-        (e, ctx) ->
-            HttpErrors.answer(
-                ctx,
-                e.getStatus(),
-                codeFor(e.getStatus()),
-                e.getMessage(),
-                e.getStatus() == 413 ? "body" : ""));
+        (e, ctx) -> {
+          if (e.getStatus() == 413) {
+            engine.limitRefused(Door.REST, Limit.MESSAGE_BYTES); // Javalin's maxRequestSize
+          }
+          HttpErrors.answer(
+              ctx,
+              e.getStatus(),
+              codeFor(e.getStatus()),
+              e.getMessage(),
+              e.getStatus() == 413 ? "body" : "");
+        });
   }
 
   /** 415 for a body that is not JSON, 413 for one over the message limit (before reading it). */
@@ -96,6 +100,7 @@ final class RestApi {
     }
     long length = ctx.contentLength();
     if (length > maxBodyBytes) {
+      engine.limitRefused(Door.REST, Limit.MESSAGE_BYTES);
       HttpErrors.answer(
           ctx,
           413,

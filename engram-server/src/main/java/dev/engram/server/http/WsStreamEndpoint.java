@@ -4,6 +4,7 @@ import dev.engram.core.Engram;
 import dev.engram.core.model.Echo;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.InvalidFieldException;
+import dev.engram.core.model.Limit;
 import dev.engram.core.session.StreamConnection;
 import dev.engram.core.telemetry.Door;
 import dev.engram.proto.v1.StreamRequest;
@@ -13,6 +14,7 @@ import java.time.InstantSource;
 import java.util.AbstractList;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
+import org.eclipse.jetty.websocket.api.StatusCode;
 
 /**
  * The WebSocket door ({@code /v1/stream?space=ID}): one instance per socket. Each text frame is a
@@ -121,6 +123,9 @@ public final class WsStreamEndpoint implements Session.Listener {
 
   @Override
   public void onWebSocketClose(int statusCode, String reason) {
+    if (statusCode == StatusCode.MESSAGE_TOO_LARGE) {
+      engine.limitRefused(Door.WEBSOCKET, Limit.MESSAGE_BYTES); // Jetty's check of the frame size
+    }
     gone();
   }
 

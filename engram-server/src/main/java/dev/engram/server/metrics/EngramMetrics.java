@@ -3,6 +3,7 @@ package dev.engram.server.metrics;
 import dev.engram.core.Engram;
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.ingest.IngestStats;
+import dev.engram.core.model.Limit;
 import dev.engram.core.model.RecallMode;
 import dev.engram.core.model.SpaceStats;
 import dev.engram.core.model.StatusCode;
@@ -87,6 +88,7 @@ public final class EngramMetrics implements EngineEvents {
   private final AtomicReferenceArray<Timer> acks = new AtomicReferenceArray<>(DOORS.length);
   private final AtomicInteger[] streams = new AtomicInteger[DOORS.length];
   private final Counter[] resends = new Counter[ResendReason.values().length];
+  private final Counter[] limitRefusals = new Counter[Limit.values().length];
   private final Counter[] transitions = new Counter[StreamState.values().length];
   private final Timer visibility;
   private final Timer indexLag;
@@ -122,6 +124,13 @@ public final class EngramMetrics implements EngineEvents {
           Counter.builder("engram.resends")
               .description("Resend requests sent to clients, by reason")
               .tag("reason", reason.name().toLowerCase(Locale.ROOT))
+              .register(registry);
+    }
+    for (Limit limit : Limit.values()) {
+      limitRefusals[limit.ordinal()] =
+          Counter.builder("engram.limit.refusals")
+              .description("Inputs refused at a configured limit, by limit")
+              .tag("limit", limit.label())
               .register(registry);
     }
     for (StreamState state : StreamState.values()) {
@@ -399,6 +408,11 @@ public final class EngramMetrics implements EngineEvents {
       errors.set(i, c);
     }
     c.increment();
+  }
+
+  @Override
+  public void limitRefused(Door door, Limit limit) {
+    limitRefusals[limit.ordinal()].increment();
   }
 
   @Override

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class MainTest {
   private final ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -62,7 +63,7 @@ class MainTest {
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("--auth must be on or off");
     Main.ServeOptions o = Main.ServeOptions.parse(List.of("--auth", "off"));
     assertThat(o.access().auth()).isFalse();
-    assertThat(o.access().bind()).isEqualTo("127.0.0.1");
+    assertThat(o.listen().bindAddress()).isEqualTo("127.0.0.1");
     assertThat(Main.ServeOptions.parse(List.of()).access().auth()).isTrue();
   }
 
@@ -119,5 +120,76 @@ class MainTest {
     assertThatThrownBy(() -> Main.ServeOptions.parse(List.of("--http-port", "-2")))
         .hasMessageContaining("--http-port");
     assertThat(Main.USAGE).contains("--http-port N").contains("--no-http");
+  }
+
+  @Test
+  void serve_plaintextOnNonLoopbackBind_refusedWithExitCode2(@TempDir Path dir) throws Exception {
+    int code =
+        run(
+            "serve",
+            "--bind",
+            "0.0.0.0",
+            "--grpc-port",
+            "0",
+            "--no-http",
+            "--data-dir",
+            dir.toString());
+    assertThat(code).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("refusing plaintext on 0.0.0.0")
+        .contains("--tls-cert")
+        .contains("--allow-plaintext");
+  }
+
+  @Test
+  void serve_missingTlsFile_namedWithExitCode2(@TempDir Path dir) throws Exception {
+    Path cert = dir.resolve("missing-cert.pem");
+    int code =
+        run(
+            "serve",
+            "--tls-cert",
+            cert.toString(),
+            "--tls-key",
+            dir.resolve("k.pem").toString(),
+            "--grpc-port",
+            "0",
+            "--no-http",
+            "--data-dir",
+            dir.resolve("data").toString());
+    assertThat(code).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("--tls-cert " + cert + ": no such file");
+  }
+
+  @Test
+  void parse_listenOptions() {
+    Main.ServeOptions o =
+        Main.ServeOptions.parse(
+            List.of(
+                "--bind",
+                "0.0.0.0",
+                "--tls-cert",
+                "c.pem",
+                "--tls-key",
+                "k.pem",
+                "--tls-client-ca",
+                "ca.pem",
+                "--allow-plaintext"));
+    assertThat(o.listen().bindAddress()).isEqualTo("0.0.0.0");
+    assertThat(o.listen().tlsCert()).isEqualTo(Path.of("c.pem"));
+    assertThat(o.listen().tlsClientCa()).isEqualTo(Path.of("ca.pem"));
+    assertThat(o.listen().allowPlaintext()).isTrue();
+    assertThat(Main.ServeOptions.parse(List.of()).listen().bindAddress()).isEqualTo("127.0.0.1");
+    assertThatThrownBy(() -> Main.ServeOptions.parse(List.of("--tls-cert", "c.pem")))
+        .hasMessageContaining("--tls-cert and --tls-key go together");
+  }
+
+  @Test
+  void cert_writesPairAndSaysHowToServe(@TempDir Path dir) throws Exception {
+    assertThat(run("cert", "--out", dir.toString(), "--host", "engram.test")).isZero();
+    assertThat(out.toString(StandardCharsets.UTF_8))
+        .contains("--tls-cert " + dir.resolve("cert.pem"))
+        .contains("engram.test");
+    assertThat(dir.resolve("key.pem")).exists();
   }
 }
