@@ -194,7 +194,7 @@ public final class EmbedStage implements AutoCloseable {
       List<Task> pending = new ArrayList<>();
       List<String> texts = new ArrayList<>();
       for (Task t : e.getValue()) {
-        Episode episode = space.episode(t.ordinal());
+        Episode episode = space.episodeAt(t.ordinal());
         if (episode == null || !space.awaitsEmbedding(t.ordinal())) {
           handOn(t); // forgotten, or given a vector meanwhile: the index worker skips or indexes
         } else {
@@ -231,7 +231,7 @@ public final class EmbedStage implements AutoCloseable {
   }
 
   private void embedOne(Embedder embedder, Task t) {
-    Episode episode = t.space().episode(t.ordinal());
+    Episode episode = t.space().episodeAt(t.ordinal());
     if (episode == null) {
       handOn(t);
       return;

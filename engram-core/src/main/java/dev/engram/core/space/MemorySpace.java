@@ -183,11 +183,6 @@ public final class MemorySpace {
     return out;
   }
 
-  /** The stored episode under {@code ordinal}, or null. */
-  public Episode episode(int ordinal) {
-    return episodes.get(ordinal);
-  }
-
   /** Recovery only: ordinals below {@code limit} (e.g. still in a graph snapshot) stay unused. */
   public void reserveOrdinalsBelow(int limit) {
     nextOrdinal.accumulateAndGet(limit, Math::max);

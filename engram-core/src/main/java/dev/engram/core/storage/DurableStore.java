@@ -285,7 +285,7 @@ public final class DurableStore
       return; // the space was deleted meanwhile
     }
     synchronized (state) {
-      if (space.episode(ordinal) == null) {
+      if (space.episodeAt(ordinal) == null) {
         return; // forgotten: its delete is already written
       }
       try (WriteSet writes = begin()) {
