@@ -252,7 +252,7 @@ public final class EmbedStage implements AutoCloseable {
   /** Stores the vector (memory, then the store) and hands the episode to the index workers. */
   private void finish(Task t, float[] vector) {
     MemorySpace space = t.space();
-    Episode stored = space.episode(t.ordinal());
+    Episode stored = space.episodeAt(t.ordinal());
     if (stored == null) {
       handOn(t);
       return;
