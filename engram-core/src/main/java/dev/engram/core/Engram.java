@@ -29,6 +29,8 @@ import dev.engram.core.telemetry.Door;
 import dev.engram.core.telemetry.EngineEvents;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * The engine: memory spaces, the session protocol, ingest and recall, wired together. Transports
@@ -39,6 +41,13 @@ import java.util.UUID;
  */
 public final class Engram implements AutoCloseable {
   private final SpaceRegistry spaces;
+  private final ExecutorService textRefresh =
+      Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "engram-text-refresh");
+            t.setDaemon(true);
+            return t;
+          });
   private final IngestQueue queue;
   private final Acceptor acceptor;
   private final Recaller recaller;
@@ -66,7 +75,9 @@ public final class Engram implements AutoCloseable {
         storage == null ? null : DurableStore.open(storage, config.indexFactory(), config.clock());
     this.spaces =
         new SpaceRegistry(
-            store == null ? config.indexFactory() : store.indexFactory(), config.efSearch());
+            store == null ? config.indexFactory() : store.indexFactory(),
+            config.efSearch(),
+            textRefresh);
     this.queue =
         new IngestQueue(
             config.queueCapacity(),
@@ -261,6 +272,8 @@ public final class Engram implements AutoCloseable {
     if (store != null) {
       store.close(); // final graph snapshots, flush, unlock
     }
+    spaces.list().forEach(MemorySpace::closeText);
+    textRefresh.shutdown(); // a running refresh finished: close waited for it
   }
 
   private void refuseIfShuttingDown() {
