@@ -4,6 +4,7 @@ import dev.engram.bench.durability.DurabilityBench;
 import dev.engram.bench.index.IndexBench;
 import dev.engram.bench.index.ScalingBench;
 import dev.engram.bench.load.LoadBench;
+import dev.engram.bench.text.TextBench;
 import java.util.Arrays;
 
 /**
@@ -15,6 +16,7 @@ import java.util.Arrays;
  *   ./engram bench index [options]           the vector index benchmark (dev.engram.bench.index)
  *   ./engram bench scaling [options]         index build and search throughput per thread count
  *   ./engram bench durability [options]      the durability benchmark (dev.engram.bench.durability)
+ *   ./engram bench text recall|restart [n]   text and hybrid recall (dev.engram.bench.text)
  * </pre>
  */
 public final class Bench {
@@ -32,6 +34,7 @@ public final class Bench {
       case "index" -> IndexBench.main(rest);
       case "scaling" -> ScalingBench.main(rest);
       case "durability" -> DurabilityBench.main(rest);
+      case "text" -> TextBench.main(rest);
       default -> {
         System.err.println("bench: unknown benchmark '" + args[0] + "'");
         usage();
@@ -48,7 +51,8 @@ public final class Bench {
                                     (./engram bench load --help lists the options)
           index [options]           vector index benchmark (docs/benchmarks.md)
           scaling [options]         index build/search throughput per thread count (docs/benchmarks.md)
-          durability accept|restart durability benchmark (docs/benchmarks.md)\
+          durability accept|restart durability benchmark (docs/benchmarks.md)
+          text recall|restart [n] [dim] text and hybrid recall latency, text rebuild (docs/benchmarks.md)\
         """);
   }
 }

@@ -247,6 +247,11 @@ public final class Engram implements AutoCloseable {
     return config.limits();
   }
 
+  /** The space itself, for tools and benchmarks that look inside (text tail, refreshes). */
+  public MemorySpace space(SpaceId id) {
+    return spaces.get(id);
+  }
+
   public SessionManager sessions() {
     return sessions;
   }

@@ -94,6 +94,7 @@ public final class TextIndex implements AutoCloseable {
   private final ConcurrentLinkedQueue<Op> ops = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean scheduled = new AtomicBoolean();
   private final AtomicLong refreshes = new AtomicLong();
+  private volatile long maxRefreshNanos;
   private final java.util.Set<Integer> removing = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
 
@@ -158,6 +159,11 @@ public final class TextIndex implements AutoCloseable {
   /** Refreshes completed so far. */
   public long refreshes() {
     return refreshes.get();
+  }
+
+  /** The longest refresh so far (queued writes applied, then the reader reopened), in ns. */
+  public long maxRefreshNanos() {
+    return maxRefreshNanos;
   }
 
   /** Applies queued writes and refreshes now, on the calling thread (recovery, tests). */
@@ -284,6 +290,7 @@ public final class TextIndex implements AutoCloseable {
     if (closed) {
       return;
     }
+    long start = System.nanoTime();
     try {
       List<Pending> added = new ArrayList<>();
       List<Integer> deleted = new ArrayList<>();
@@ -304,6 +311,7 @@ public final class TextIndex implements AutoCloseable {
       }
       deleted.forEach(removing::remove);
       refreshes.incrementAndGet();
+      maxRefreshNanos = Math.max(maxRefreshNanos, System.nanoTime() - start);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
