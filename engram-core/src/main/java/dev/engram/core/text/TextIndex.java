@@ -86,6 +86,12 @@ public final class TextIndex implements AutoCloseable {
   private static final float K1 = 1.2f;
   private static final float B = 0.75f;
 
+  /**
+   * Writes applied by one refresh at most: a bulk load is made visible in steps, so the tail
+   * shrinks refresh by refresh instead of waiting for one refresh of everything.
+   */
+  static final int MAX_WRITES_PER_REFRESH = 4096;
+
   private final Analyzer analyzer = new EnglishAnalyzer();
   private final Executor executor;
   private final IndexWriter writer;
@@ -168,7 +174,9 @@ public final class TextIndex implements AutoCloseable {
 
   /** Applies queued writes and refreshes now, on the calling thread (recovery, tests). */
   public void refreshNow() {
-    refresh();
+    do {
+      refresh();
+    } while (!ops.isEmpty() && !closed);
   }
 
   /**
@@ -295,7 +303,8 @@ public final class TextIndex implements AutoCloseable {
       List<Pending> added = new ArrayList<>();
       List<Integer> deleted = new ArrayList<>();
       Op op;
-      while ((op = ops.poll()) != null) {
+      int writes = 0;
+      while (writes++ < MAX_WRITES_PER_REFRESH && (op = ops.poll()) != null) {
         Term key = new Term(ORD, Integer.toString(op.ordinal));
         if (op.add == null) {
           writer.deleteDocuments(key);
