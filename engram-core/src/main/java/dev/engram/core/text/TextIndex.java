@@ -101,6 +101,7 @@ public final class TextIndex implements AutoCloseable {
   private final AtomicBoolean scheduled = new AtomicBoolean();
   private final AtomicLong refreshes = new AtomicLong();
   private volatile long maxRefreshNanos;
+  private volatile long maxTailNanos;
   private final java.util.Set<Integer> removing = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
 
@@ -170,6 +171,20 @@ public final class TextIndex implements AutoCloseable {
   /** The longest refresh so far (queued writes applied, then the reader reopened), in ns. */
   public long maxRefreshNanos() {
     return maxRefreshNanos;
+  }
+
+  /**
+   * The longest time an episode spent in the tail so far (from {@link #add} until a refreshed
+   * reader held it), in ns: the measured bound of the near-real-time lag that the tail scan covers.
+   */
+  public long maxTailNanos() {
+    return maxTailNanos;
+  }
+
+  /** Starts {@link #maxTailNanos} and {@link #maxRefreshNanos} afresh (benchmarks). */
+  public void resetMaxima() {
+    maxTailNanos = 0;
+    maxRefreshNanos = 0;
   }
 
   /** Applies queued writes and refreshes now, on the calling thread (recovery, tests). */
@@ -315,9 +330,13 @@ public final class TextIndex implements AutoCloseable {
         }
       }
       searchers.maybeRefreshBlocking();
+      long now = System.nanoTime();
+      long oldest = 0;
       for (Pending p : added) {
         tail.remove(p.ordinal, p);
+        oldest = Math.max(oldest, now - p.addedNanos);
       }
+      maxTailNanos = Math.max(maxTailNanos, oldest);
       deleted.forEach(removing::remove);
       refreshes.incrementAndGet();
       maxRefreshNanos = Math.max(maxRefreshNanos, System.nanoTime() - start);
@@ -357,6 +376,7 @@ public final class TextIndex implements AutoCloseable {
   private static final class Pending {
     final int ordinal;
     final String content;
+    final long addedNanos = System.nanoTime();
     private volatile Terms terms;
 
     Pending(int ordinal, String content) {
