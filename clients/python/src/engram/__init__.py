@@ -13,6 +13,7 @@
 
 from engram.v1 import engram_pb2 as pb
 from engram.client import AsyncEngramClient, EngramClient, episode
+from engram.stream import recall_filter
 from engram.errors import (
     AlreadyExists,
     BufferFull,
@@ -34,5 +35,5 @@ __all__ = [
     "AlreadyExists", "AsyncEngramClient", "AsyncStream", "BufferFull", "DeadlineExceeded", "EngramClient",
     "EngramError", "EpisodeTooLarge", "FailedPrecondition", "InvalidArgument", "NotFound", "Overloaded",
     "PermissionDenied", "Rejected", "Stream", "StreamClosed", "StreamFailed", "StreamListener", "StreamOptions",
-    "StreamStats", "Unavailable", "episode", "pb",
+    "StreamStats", "Unavailable", "episode", "pb", "recall_filter",
 ]

@@ -13,7 +13,7 @@ import grpc
 
 from engram import _wire
 from engram.errors import from_rpc_error
-from engram.stream import AsyncStream, Stream, StreamListener, StreamOptions, _Background
+from engram.stream import AsyncStream, Stream, StreamListener, StreamOptions, _Background, recall_filter
 from engram.v1 import engram_pb2 as pb
 
 _SERVICE = "/engram.v1.MemoryService/"
@@ -112,11 +112,14 @@ def _metric(metric: Any) -> int:
     return int(metric)
 
 
-def _recall_request(space_id, embedding, k, text, min_score, mode, include_embeddings) -> pb.RecallRequest:
+def _recall_request(space_id, embedding, k, text, min_score, mode, include_embeddings,
+                    filter=None) -> pb.RecallRequest:
     req = pb.RecallRequest(memory_space_id=space_id, k=k, text=text or "", min_score=min_score or 0.0,
                            mode=mode or 0, include_embeddings=include_embeddings)
     if embedding is not None:
         req.embedding.extend(embedding.tolist() if hasattr(embedding, "tolist") else list(embedding))
+    if filter is not None:
+        req.filter.CopyFrom(filter if isinstance(filter, pb.RecallFilter) else recall_filter(**filter))
     return req
 
 
@@ -181,8 +184,9 @@ class EngramClient:
         return self._call("Remember", pb.RememberRequest(memory_space_id=space_id, episodes=list(episodes)))
 
     def recall(self, space_id: str, embedding=None, k: int = 10, *, text: str = "", min_score: float = 0.0,
-               mode: int = 0, include_embeddings: bool = False) -> pb.RecallResponse:
-        return self._call("Recall", _recall_request(space_id, embedding, k, text, min_score, mode, include_embeddings))
+               mode: int = 0, include_embeddings: bool = False, filter=None) -> pb.RecallResponse:
+        return self._call("Recall", _recall_request(space_id, embedding, k, text, min_score, mode, include_embeddings,
+                                                filter))
 
     def forget(self, space_id: str, ids: Iterable[str]) -> int:
         return self._call("Forget", pb.ForgetRequest(memory_space_id=space_id, ids=list(ids))).forgotten
@@ -261,9 +265,10 @@ class AsyncEngramClient:
         return await self._call("Remember", pb.RememberRequest(memory_space_id=space_id, episodes=list(episodes)))
 
     async def recall(self, space_id: str, embedding=None, k: int = 10, *, text: str = "", min_score: float = 0.0,
-                     mode: int = 0, include_embeddings: bool = False) -> pb.RecallResponse:
+                     mode: int = 0, include_embeddings: bool = False, filter=None) -> pb.RecallResponse:
         return await self._call("Recall",
-                                _recall_request(space_id, embedding, k, text, min_score, mode, include_embeddings))
+                                _recall_request(space_id, embedding, k, text, min_score, mode, include_embeddings,
+                                                filter))
 
     async def forget(self, space_id: str, ids: Iterable[str]) -> int:
         return (await self._call("Forget", pb.ForgetRequest(memory_space_id=space_id, ids=list(ids)))).forgotten

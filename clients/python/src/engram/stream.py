@@ -872,7 +872,18 @@ def _encode(core: _Core, embedding, content, id, metadata, observed_at, confiden
     return episode_id, _wire.encode_episode(episode_id, embedding, content, metadata, observed_at, confidence)
 
 
-def _recall_request(embedding, k, text, min_score, mode, include_embeddings) -> pb.RecallRequest:
+def recall_filter(metadata=None, observed_after=None, observed_before=None) -> pb.RecallFilter:
+    """A recall filter: every ``metadata`` entry must match, and ``observed_at`` must lie in
+    [observed_after, observed_before) (datetimes, naive = UTC, or seconds since the epoch)."""
+    f = pb.RecallFilter(metadata=dict(metadata or {}))
+    if observed_after is not None:
+        f.observed_after.CopyFrom(_wire.timestamp(observed_after))
+    if observed_before is not None:
+        f.observed_before.CopyFrom(_wire.timestamp(observed_before))
+    return f
+
+
+def _recall_request(embedding, k, text, min_score, mode, include_embeddings, filter=None) -> pb.RecallRequest:
     if isinstance(embedding, pb.RecallRequest):
         req = pb.RecallRequest()
         req.CopyFrom(embedding)
@@ -881,6 +892,8 @@ def _recall_request(embedding, k, text, min_score, mode, include_embeddings) -> 
                            include_embeddings=include_embeddings)
     if embedding is not None:
         req.embedding.extend(embedding.tolist() if hasattr(embedding, "tolist") else list(embedding))
+    if filter is not None:
+        req.filter.CopyFrom(filter if isinstance(filter, pb.RecallFilter) else recall_filter(**filter))
     return req
 
 
@@ -977,9 +990,12 @@ class Stream:
             return core.try_enqueue_locked(episode_id, data) is not None
 
     def recall_future(self, embedding=None, k: int = 10, *, text: str = "", min_score: float = 0.0,
-                      mode: int = 0, include_embeddings: bool = False) -> concurrent.futures.Future:
-        """Recalls on the stream, after every observation queued before it (reads its own writes)."""
-        return self._core.add_recall(_recall_request(embedding, k, text, min_score, mode, include_embeddings))
+                      mode: int = 0, include_embeddings: bool = False, filter=None) -> concurrent.futures.Future:
+        """Recalls on the stream, after every observation queued before it (reads its own writes).
+        ``mode=pb.RECALL_MODE_HYBRID`` takes ``text``, ``embedding`` or both; ``filter`` is a
+        ``recall_filter(...)`` or a dict of its arguments."""
+        return self._core.add_recall(
+            _recall_request(embedding, k, text, min_score, mode, include_embeddings, filter))
 
     def recall(self, embedding=None, k: int = 10, *, timeout: float | None = 30.0, **kw) -> pb.RecallResponse:
         """Like ``recall_future`` but waits for the answer (``timeout`` seconds)."""
@@ -1062,8 +1078,9 @@ class AsyncStream:
             return core.try_enqueue_locked(episode_id, data) is not None
 
     async def recall(self, embedding=None, k: int = 10, *, text: str = "", min_score: float = 0.0, mode: int = 0,
-                     include_embeddings: bool = False) -> pb.RecallResponse:
-        future = self._core.add_recall(_recall_request(embedding, k, text, min_score, mode, include_embeddings))
+                     include_embeddings: bool = False, filter=None) -> pb.RecallResponse:
+        future = self._core.add_recall(
+            _recall_request(embedding, k, text, min_score, mode, include_embeddings, filter))
         return await asyncio.wrap_future(future)
 
     def stats(self) -> StreamStats:

@@ -6,6 +6,7 @@ import dev.engram.bench.index.ScalingBench;
 import dev.engram.bench.load.LoadBench;
 import dev.engram.bench.quality.EmbedBench;
 import dev.engram.bench.quality.QualityBench;
+import dev.engram.bench.text.TextBench;
 import java.util.Arrays;
 
 /**
@@ -19,6 +20,7 @@ import java.util.Arrays;
  *   ./engram bench durability [options]      the durability benchmark (dev.engram.bench.durability)
  *   ./engram bench quality --data FILE.jsonl  memory quality: evidence hit@k and MRR per recall mode
  *   ./engram bench embed [options]           server-side embedder throughput (sentences/s)
+ *   ./engram bench text recall|restart [n]   text and hybrid recall (dev.engram.bench.text)
  * </pre>
  */
 public final class Bench {
@@ -38,6 +40,7 @@ public final class Bench {
       case "durability" -> DurabilityBench.main(rest);
       case "quality" -> System.exit(QualityBench.run(rest));
       case "embed" -> System.exit(EmbedBench.run(rest));
+      case "text" -> TextBench.main(rest);
       default -> {
         System.err.println("bench: unknown benchmark '" + args[0] + "'");
         usage();
@@ -59,6 +62,7 @@ public final class Bench {
                                     memory quality per recall mode (docs/benchmarks.md)
           embed [--data FILE.jsonl] [--sentences N] [--batch N]
                                     server-side embedder throughput, sentences/s\
+          text recall|restart [n] [dim] text and hybrid recall latency, text rebuild (docs/benchmarks.md)\
         """);
   }
 }

@@ -11,6 +11,7 @@ import dev.engram.proto.v1.ListSpacesRequest;
 import dev.engram.proto.v1.ListTokensRequest;
 import dev.engram.proto.v1.MemoryServiceGrpc;
 import dev.engram.proto.v1.Metric;
+import dev.engram.proto.v1.RecallMode;
 import dev.engram.proto.v1.RecallRequest;
 import dev.engram.proto.v1.RecallResponse;
 import dev.engram.proto.v1.RememberRequest;
@@ -174,6 +175,22 @@ public final class EngramClient implements AutoCloseable {
       b.addEmbedding(f);
     }
     return stub().recall(b.build());
+  }
+
+  /**
+   * The {@code k} memories of {@code spaceId} whose content best matches {@code text} (BM25, {@code
+   * RECALL_MODE_HYBRID} with a text cue). For a vector and text together, or a {@code
+   * RecallFilter}, build the {@link RecallRequest} and call {@link #recall(RecallRequest)}.
+   */
+  public RecallResponse recallText(String spaceId, String text, int k) {
+    return stub()
+        .recall(
+            RecallRequest.newBuilder()
+                .setMemorySpaceId(spaceId)
+                .setText(text)
+                .setK(k)
+                .setMode(RecallMode.RECALL_MODE_HYBRID)
+                .build());
   }
 
   /** Forgets episodes by id; returns how many were stored. */

@@ -5,6 +5,7 @@ import dev.engram.proto.v1.Episode;
 import dev.engram.proto.v1.EpisodeBatch;
 import dev.engram.proto.v1.MemoryServiceGrpc;
 import dev.engram.proto.v1.ObservationAck;
+import dev.engram.proto.v1.RecallMode;
 import dev.engram.proto.v1.RecallRequest;
 import dev.engram.proto.v1.RecallResponse;
 import dev.engram.proto.v1.Resend;
@@ -328,6 +329,20 @@ public final class EngramStream implements AutoCloseable {
       b.addEmbedding(f);
     }
     return recall(b.build());
+  }
+
+  /**
+   * Recalls the {@code k} memories whose content best matches {@code text} (BM25, {@code
+   * RECALL_MODE_HYBRID} with a text cue); for a vector and text together or a {@code RecallFilter},
+   * build the {@link RecallRequest} and call {@link #recall(RecallRequest)}.
+   */
+  public CompletableFuture<RecallResponse> recallText(String text, int k) {
+    return recall(
+        RecallRequest.newBuilder()
+            .setText(text)
+            .setK(k)
+            .setMode(RecallMode.RECALL_MODE_HYBRID)
+            .build());
   }
 
   // ---- state ----

@@ -38,6 +38,9 @@ class EngramClientTest {
       assertThat(client.listSpaces()).extracting(s -> s.getMemorySpaceId()).contains("notes");
       assertThat(client.recall("notes", v, 1).getMemories(0).getEpisode().getContent())
           .isEqualTo("alpha");
+      assertThat(client.recallText("notes", "alphas", 3).getMemoriesList())
+          .extracting(m -> m.getEpisode().getId())
+          .containsExactly("a");
       assertThat(client.forget("notes", List.of("a", "missing"))).isEqualTo(1);
       client.deleteSpace("notes");
       assertThatThrownBy(() -> client.getSpace("notes"))

@@ -45,6 +45,8 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * The engine: memory spaces, the session protocol, ingest and recall, wired together. Transports
@@ -55,6 +57,13 @@ import java.util.UUID;
  */
 public final class Engram implements AutoCloseable {
   private final SpaceRegistry spaces;
+  private final ExecutorService textRefresh =
+      Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "engram-text-refresh");
+            t.setDaemon(true);
+            return t;
+          });
   private final IngestQueue queue;
   private final EmbedStage embeds;
   private final Acceptor acceptor;
@@ -97,7 +106,9 @@ public final class Engram implements AutoCloseable {
         storage == null ? null : DurableStore.open(storage, config.indexFactory(), config.clock());
     this.spaces =
         new SpaceRegistry(
-            store == null ? config.indexFactory() : store.indexFactory(), config.efSearch());
+            store == null ? config.indexFactory() : store.indexFactory(),
+            config.efSearch(),
+            textRefresh);
     this.queue =
         new IngestQueue(
             config.queueCapacity(),
@@ -319,7 +330,7 @@ public final class Engram implements AutoCloseable {
     config.events().limitRefused(door, limit);
   }
 
-  /** The space itself (its association graph, for tests and benchmarks). */
+  /** The space itself, for tools, tests and benchmarks that look inside (graph, text tail). */
   public MemorySpace space(SpaceId id) {
     return spaces.get(id);
   }
@@ -490,6 +501,8 @@ public final class Engram implements AutoCloseable {
       store.close(); // final graph snapshots, flush, unlock
     }
     audit.close();
+    spaces.list().forEach(MemorySpace::closeText);
+    textRefresh.shutdown(); // a running refresh finished: close waited for it
   }
 
   private void refuseIfShuttingDown() {

@@ -11,17 +11,18 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntPredicate;
 
 /**
  * {@code ASSOCIATIVE} recall: seeds, then spreading activation over the space's association graph,
  * combined with confidence and recency.
  *
- * <p>Seeds: {@link #seeds} (today the vector kNN of the cue, {@link #SEED_FACTOR}{@code × k}, at
- * least {@link #MIN_SEEDS}; the one place that chooses them). A seed's activation is its similarity
- * (at least 0). Spreading: breadth first, at most {@link #MAX_HOPS} hops; from each node the {@link
- * #FAN_OUT} strongest edges; activation over an edge is {@code a × weight × }{@link #HOP_DECAY},
- * and a node keeps the highest activation that reaches it. At most {@link #MAX_VISITED} nodes are
- * visited, so a recall is bounded whatever the graph.
+ * <p>Seeds: {@link #seeds} (the cue's hybrid ranking, {@link #SEED_FACTOR}{@code × k}, at least
+ * {@link #MIN_SEEDS}). A seed's activation is its similarity (at least 0). Spreading: breadth
+ * first, at most {@link #MAX_HOPS} hops; from each node the {@link #FAN_OUT} strongest edges;
+ * activation over an edge is {@code a × weight × }{@link #HOP_DECAY}, and a node keeps the highest
+ * activation that reaches it. At most {@link #MAX_VISITED} nodes are visited, so a recall is
+ * bounded whatever the graph.
  *
  * <p>Score: {@code activation × (0.7 + 0.3 × confidence) + 0.05 × recency}, where recency is {@code
  * 1 / (1 + days older than the newest candidate)}. Each memory carries an {@link Explanation} of
@@ -58,20 +59,31 @@ final class AssociativeRanker {
   }
 
   /**
-   * The seeds of an associative recall, best first. Vector similarity until lexical search exists;
-   * the hybrid (vector + text) seeds replace this one method.
+   * The seeds of an associative recall, best first: the cue's hybrid ranking ({@link
+   * Recaller#ranked}: vector and BM25 fused, or whichever of the two the cue carries). With text in
+   * the ranking, scores are scaled so that the best seed has 1 (fused and BM25 scores are not on
+   * the similarity scale the activation is read on).
    */
-  static List<SearchHit> seeds(MemorySpace space, Cue cue) {
+  static List<SearchHit> seeds(MemorySpace space, Cue cue, IntPredicate accept) {
     int n = Math.max(MIN_SEEDS, SEED_FACTOR * cue.k());
-    return space.search(cue.embedding(), n, cue.minScore());
+    List<SearchHit> hits = Recaller.ranked(space, cue, n, accept);
+    if (cue.text().isBlank() || hits.isEmpty() || hits.getFirst().score() <= 0f) {
+      return hits;
+    }
+    float best = hits.getFirst().score();
+    List<SearchHit> scaled = new ArrayList<>(hits.size());
+    for (SearchHit h : hits) {
+      scaled.add(new SearchHit(h.ordinal(), h.score() / best));
+    }
+    return scaled;
   }
 
-  static List<Memory> recall(MemorySpace space, Cue cue, long nowMillis) {
+  static List<Memory> recall(MemorySpace space, Cue cue, IntPredicate accept, long nowMillis) {
     Associations graph = space.associations();
     Map<Integer, Candidate> candidates = new HashMap<>();
     List<Candidate> frontier = new ArrayList<>();
     int rank = 0;
-    for (SearchHit hit : seeds(space, cue)) {
+    for (SearchHit hit : seeds(space, cue, accept)) {
       rank++;
       int ordinal = canonical(graph, hit.ordinal());
       Episode episode = space.episodeAt(ordinal);
@@ -108,8 +120,8 @@ final class AssociativeRanker {
           Candidate c = candidates.get(to);
           if (c == null) {
             Episode episode = space.episodeAt(to);
-            if (episode == null) {
-              continue; // forgotten
+            if (episode == null || !accept.test(to)) {
+              continue; // forgotten, or outside the cue's filter
             }
             c = new Candidate(to, episode);
             c.activation = spread;

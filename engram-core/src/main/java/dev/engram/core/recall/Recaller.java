@@ -3,6 +3,7 @@ package dev.engram.core.recall;
 import dev.engram.core.consolidate.Consolidator;
 import dev.engram.core.embed.Embedder;
 import dev.engram.core.embed.Embedders;
+import dev.engram.core.index.SearchHit;
 import dev.engram.core.model.Cue;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.Memory;
@@ -11,17 +12,23 @@ import dev.engram.core.model.RecallMode;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.RecallResult;
 import dev.engram.core.space.MemorySpace;
+import dev.engram.core.text.TextHit;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntPredicate;
 import java.util.function.LongSupplier;
 
 /**
  * Answers recalls: turns a query into a cue for its space, searches the space (index and fresh
  * segment) and ranks. Streams and unary calls both come here.
  *
- * <p>Ranking: {@code SIMILARITY} is the vector kNN (fresh segment and index); {@code ASSOCIATIVE}
- * spreads activation from seeds over the association graph ({@link AssociativeRanker}). Every
+ * <p>Modes: {@code SIMILARITY} ranks by vector similarity (exact-kNN-equivalent); {@code HYBRID}
+ * fuses the vector ranking and the BM25 ranking of the text index with {@link RankFusion}, each
+ * searched {@link RankFusion#depth} deep (a cue with only text or only a vector uses that one
+ * ranking and its own scores: BM25 or similarity); {@code ASSOCIATIVE} takes the hybrid ranking as
+ * seeds and spreads activation from them over the association graph ({@link AssociativeRanker}).
+ * The cue's filter is applied inside every search, and to every memory activation reaches. Every
  * answer is reported to the consolidation worker (when there is one), which reinforces the returned
  * memories and strengthens their co-recall edges off this thread.
  *
@@ -75,10 +82,11 @@ public final class Recaller {
     long start = nanoClock.getAsLong();
     Cue cue = embedded(space, query).toCue(space.config());
     limits.checkRecall(cue.k(), space.config().dimension(), query.includeEmbeddings());
+    IntPredicate accept = space.accepting(cue.filter());
     List<Memory> memories =
         cue.mode() == RecallMode.ASSOCIATIVE
-            ? AssociativeRanker.recall(space, cue, clock.millis())
-            : space.recall(cue.embedding(), cue.k(), cue.minScore());
+            ? AssociativeRanker.recall(space, cue, accept, clock.millis())
+            : search(space, cue, accept);
     if (consolidator != null && !memories.isEmpty()) {
       int[] ordinals = new int[memories.size()];
       int n = 0;
@@ -110,6 +118,48 @@ public final class Recaller {
       return query; // toCue names the missing embedder
     }
     return query.withEmbedding(embedder.embed(List.of(query.text())).get(0));
+  }
+
+  private static List<Memory> search(MemorySpace space, Cue cue, IntPredicate accept) {
+    List<Memory> out = new ArrayList<>(cue.k());
+    for (SearchHit hit : ranked(space, cue, cue.k(), accept)) {
+      Memory memory = space.memory(hit.ordinal(), hit.score());
+      if (memory != null) {
+        out.add(memory); // null: forgotten during the search
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The best {@code n} episodes for the cue, best first, each with its score: with both a text and
+   * a vector (HYBRID or ASSOCIATIVE), the two rankings fused ({@link RankFusion}, with the fused
+   * score); with text only, BM25; with a vector only, similarity. The one place that decides how a
+   * cue is searched.
+   */
+  static List<SearchHit> ranked(MemorySpace space, Cue cue, int n, IntPredicate accept) {
+    boolean vector = cue.embedding().length > 0;
+    boolean text = cue.mode() != RecallMode.SIMILARITY && !cue.text().isBlank();
+    if (text && vector) {
+      int depth = RankFusion.depth(n);
+      List<SearchHit> similar = space.similar(cue.embedding(), depth, cue.minScore(), accept);
+      List<TextHit> lexical = space.lexical(cue.text(), depth, accept);
+      int[] byVector = similar.stream().mapToInt(SearchHit::ordinal).toArray();
+      int[] byText = lexical.stream().mapToInt(TextHit::ordinal).toArray();
+      List<SearchHit> out = new ArrayList<>(n);
+      for (RankFusion.Fused f : RankFusion.fuse(List.of(byVector, byText), n)) {
+        out.add(new SearchHit(f.ordinal(), f.score()));
+      }
+      return out;
+    }
+    if (text) {
+      List<SearchHit> out = new ArrayList<>(n);
+      for (TextHit hit : space.lexical(cue.text(), n, accept)) {
+        out.add(new SearchHit(hit.ordinal(), hit.score()));
+      }
+      return out;
+    }
+    return space.similar(cue.embedding(), n, cue.minScore(), accept);
   }
 
   private static final float[] NO_EMBEDDING = new float[0];

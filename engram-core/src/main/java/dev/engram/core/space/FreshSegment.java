@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.IntPredicate;
 
 /**
  * Accepted episodes that no index worker has inserted yet, searched by exact scan so that an
@@ -37,14 +38,20 @@ final class FreshSegment {
     return vectors.size();
   }
 
-  /** The best {@code k} hits with a score of at least {@code minScore}, best first. */
-  List<SearchHit> search(float[] query, int k, float minScore) {
+  /**
+   * The best {@code k} hits with a score of at least {@code minScore} whose ordinal passes {@code
+   * accept}, best first.
+   */
+  List<SearchHit> search(float[] query, int k, float minScore, IntPredicate accept) {
     if (vectors.isEmpty()) {
       return List.of();
     }
     PriorityQueue<SearchHit> worstFirst = new PriorityQueue<>(k + 1, (a, b) -> b.compareTo(a));
     vectors.forEach(
         (ordinal, vector) -> {
+          if (!accept.test(ordinal)) {
+            return;
+          }
           float score = VectorMath.score(metric, query, vector);
           if (score >= minScore) {
             worstFirst.add(new SearchHit(ordinal, score));

@@ -3,31 +3,41 @@ package dev.engram.core.space;
 import dev.engram.core.consolidate.Associations;
 import dev.engram.core.index.SearchHit;
 import dev.engram.core.index.VectorIndex;
+import dev.engram.core.index.VectorMath;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.Memory;
 import dev.engram.core.model.QuarantinedEpisode;
+import dev.engram.core.model.RecallFilter;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceInfo;
 import dev.engram.core.model.SpaceStats;
+import dev.engram.core.text.TextHit;
+import dev.engram.core.text.TextIndex;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntPredicate;
 
 /**
  * One memory space: its episodes, the id map that makes observations idempotent, the fresh segment
- * of accepted-but-unindexed episodes and the vector index.
+ * of accepted-but-unindexed episodes, the vector index and the text index.
  *
  * <p>Pipeline: {@link #reserve} claims an episode's id and ordinal; once the episode is durable,
  * {@link #publish} stores it and puts it in the fresh segment (it is recallable from then on), or
  * {@link #withdraw} gives the claim up if its write failed ({@link #admit} does both steps at once
  * when there is no store). An index worker later calls {@link #index}, which inserts it into the
  * vector index and only then removes it from the fresh segment. {@link #recall} searches both and
- * merges by ordinal.
+ * merges by ordinal. The {@link TextIndex} is fed where the fresh segment is ({@link #publish},
+ * {@link #restore}) and emptied where it is (forget, drop, quarantine), so content is searchable by
+ * text from the same moment as the vector.
  *
  * <p>Quarantine: an episode whose indexing failed twice stays stored (readable by id, its id taken)
  * but leaves the fresh segment and the index for good: {@link #quarantine}, {@link #quarantined}.
@@ -43,6 +53,7 @@ public final class MemorySpace {
   private final VectorIndex index;
   private final int efSearch;
   private final FreshSegment fresh;
+  private final TextIndex text;
   private final ConcurrentHashMap<String, Integer> ordinalsById = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Integer, Episode> episodes = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Integer, String> quarantined = new ConcurrentHashMap<>();
@@ -56,6 +67,16 @@ public final class MemorySpace {
    * @param efSearch the index search width used for recalls (raised to k when k is larger)
    */
   public MemorySpace(SpaceConfig config, VectorIndex index, int efSearch) {
+    this(config, index, efSearch, DefaultTextRefresh.EXECUTOR);
+  }
+
+  /**
+   * @param config the space's definition
+   * @param index an empty index of the space's dimension and metric
+   * @param efSearch the index search width used for recalls (raised to k when k is larger)
+   * @param textRefresh runs the text index's background refreshes
+   */
+  public MemorySpace(SpaceConfig config, VectorIndex index, int efSearch, Executor textRefresh) {
     if (index.dimension() != config.dimension() || index.metric() != config.metric()) {
       throw new IllegalArgumentException(
           "index (%d, %s) does not match space %s"
@@ -66,11 +87,23 @@ public final class MemorySpace {
     this.efSearch = efSearch;
     this.fresh = new FreshSegment(config.metric());
     this.associations = new Associations(config.halfLife());
+    this.text = new TextIndex(textRefresh);
   }
 
   /** The space's association graph and memory strengths (built by consolidation). */
   public Associations associations() {
     return associations;
+  }
+
+  /** One daemon thread for spaces built without an engine's executor (tests, tools). */
+  private static final class DefaultTextRefresh {
+    static final Executor EXECUTOR =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "engram-text-refresh");
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   public SpaceConfig config() {
@@ -117,10 +150,12 @@ public final class MemorySpace {
     if (episode.embedding().length > 0) {
       fresh.add(ordinal, episode.embedding()); // a text-only one waits for embedded()
     }
+    text.add(ordinal, episode);
     Integer current = ordinalsById.get(episode.id());
     if (current == null || current != ordinal) {
       episodes.remove(ordinal); // forgotten while its write was in flight
       fresh.remove(ordinal);
+      text.remove(ordinal);
     }
   }
 
@@ -140,6 +175,12 @@ public final class MemorySpace {
     if (!indexed && episode.embedding().length > 0) {
       fresh.add(ordinal, episode.embedding());
     }
+    text.restore(ordinal, episode);
+  }
+
+  /** Recovery only: makes every {@linkplain #restore restored} episode's text searchable. */
+  public void finishRestore() {
+    text.refreshNow();
   }
 
   /**
@@ -221,6 +262,7 @@ public final class MemorySpace {
     }
     quarantined.remove(ordinal);
     fresh.remove(ordinal);
+    text.remove(ordinal);
     index.remove(ordinal);
   }
 
@@ -236,6 +278,7 @@ public final class MemorySpace {
     }
     quarantined.put(ordinal, reason);
     fresh.remove(ordinal);
+    text.remove(ordinal);
     index.remove(ordinal);
     if (!episodes.containsKey(ordinal)) {
       quarantined.remove(ordinal); // forgotten while we quarantined it
@@ -328,29 +371,81 @@ public final class MemorySpace {
    * segment, best first.
    */
   public List<Memory> recall(float[] query, int k, float minScore) {
-    List<SearchHit> hits = search(query, k, minScore);
+    List<SearchHit> hits = similar(query, k, minScore, VectorIndex.ALL);
     List<Memory> memories = new ArrayList<>(hits.size());
     for (SearchHit hit : hits) {
-      Episode episode = episodes.get(hit.ordinal());
-      if (episode != null) {
-        memories.add(new Memory(episode, hit.score(), episode.confidence()));
+      Memory m = memory(hit.ordinal(), hit.score());
+      if (m != null) {
+        memories.add(m);
       }
     }
     return memories;
   }
 
   /**
-   * The {@code k} stored episodes most similar to a validated query, from the index and the fresh
-   * segment, best first, as ordinals with scores (each stored when it was found).
+   * The ordinals a recall with {@code filter} may return: stored, not quarantined, and matching.
    */
-  public List<SearchHit> search(float[] query, int k, float minScore) {
+  public IntPredicate accepting(RecallFilter filter) {
+    if (filter.isEmpty()) {
+      return VectorIndex.ALL;
+    }
+    return ordinal -> {
+      Episode e = episodes.get(ordinal);
+      return e != null && filter.matches(e) && !quarantined.containsKey(ordinal);
+    };
+  }
+
+  /**
+   * The {@code k} stored episodes most similar to a validated query among those {@code accept}
+   * passes, best first, each once, from the fresh segment and the index. The filter is applied
+   * inside both searches; if the index search still comes back short (a selective filter the graph
+   * walk could not satisfy), an exact scan of the accepted episodes answers instead, so {@code k}
+   * hits come back whenever {@code k} episodes match.
+   */
+  public List<SearchHit> similar(float[] query, int k, float minScore, IntPredicate accept) {
     // Fresh segment first: an episode leaves it only after it is in the index, so an episode
     // that moves while we search is missed by the scan only if the index search, which starts
     // later, sees it.
-    List<SearchHit> hits = new ArrayList<>(fresh.search(query, k, minScore));
+    List<SearchHit> hits = new ArrayList<>(fresh.search(query, k, minScore, accept));
     if (index.size() > 0) {
-      hits.addAll(index.search(query, k, Math.max(efSearch, k), minScore, VectorIndex.ALL));
+      hits.addAll(index.search(query, k, Math.max(efSearch, k), minScore, accept));
     }
+    List<SearchHit> best = distinctStored(hits, k);
+    if (best.size() < k && accept != VectorIndex.ALL && index.size() > 0) {
+      best = exactScan(query, k, minScore, accept);
+    }
+    return best;
+  }
+
+  /** The {@code k} best BM25 matches for {@code text} among the ordinals {@code accept} passes. */
+  public List<TextHit> lexical(String text, int k, IntPredicate accept) {
+    List<TextHit> hits = this.text.search(text, k, accept);
+    List<TextHit> stored = new ArrayList<>(hits.size());
+    for (TextHit hit : hits) {
+      if (episodes.containsKey(hit.ordinal()) && !quarantined.containsKey(hit.ordinal())) {
+        stored.add(hit);
+      }
+    }
+    return stored;
+  }
+
+  /** The memory for a search hit, or null if its episode was forgotten meanwhile. */
+  public Memory memory(int ordinal, float score) {
+    Episode episode = episodes.get(ordinal);
+    return episode == null ? null : new Memory(episode, score, episode.confidence());
+  }
+
+  /** Episodes accepted whose text the text index has not refreshed yet (scanned on recall). */
+  public int textTailSize() {
+    return text.tailSize();
+  }
+
+  /** The text index, for tests and tools that need to wait for or force a refresh. */
+  public TextIndex textIndex() {
+    return text;
+  }
+
+  private List<SearchHit> distinctStored(List<SearchHit> hits, int k) {
     hits.sort(null);
     List<SearchHit> out = new ArrayList<>(Math.min(k, hits.size()));
     Set<Integer> seen = new HashSet<>();
@@ -358,14 +453,33 @@ public final class MemorySpace {
       if (out.size() == k) {
         break;
       }
-      if (!seen.add(hit.ordinal())) {
-        continue; // in the index and still in the fresh segment
-      }
-      if (episodes.containsKey(hit.ordinal())) {
-        out.add(hit);
+      if (seen.add(hit.ordinal()) && episodes.containsKey(hit.ordinal())) {
+        out.add(hit); // an ordinal may be in the index and still in the fresh segment
       }
     }
     return out;
+  }
+
+  private List<SearchHit> exactScan(float[] query, int k, float minScore, IntPredicate accept) {
+    PriorityQueue<SearchHit> worstFirst = new PriorityQueue<>(k + 1, (a, b) -> b.compareTo(a));
+    episodes.forEach(
+        (ordinal, episode) -> {
+          if (!accept.test(ordinal)
+              || quarantined.containsKey(ordinal)
+              || episode.embedding().length == 0) {
+            return; // filtered out, quarantined, or text only and not embedded yet
+          }
+          float score = VectorMath.score(config.metric(), query, episode.embedding());
+          if (score >= minScore) {
+            worstFirst.add(new SearchHit(ordinal, score));
+            if (worstFirst.size() > k) {
+              worstFirst.poll();
+            }
+          }
+        });
+    List<SearchHit> hits = new ArrayList<>(worstFirst);
+    hits.sort(null);
+    return hits;
   }
 
   /**
@@ -384,6 +498,7 @@ public final class MemorySpace {
       episodes.remove(ordinal);
       quarantined.remove(ordinal);
       fresh.remove(ordinal);
+      text.remove(ordinal);
       index.remove(ordinal);
       associations.remove(ordinal);
       forgotten++;
@@ -430,5 +545,11 @@ public final class MemorySpace {
 
   void markDeleted() {
     deleted = true;
+    text.close();
+  }
+
+  /** Releases the text index (engine shutdown); the space answers no text recall afterwards. */
+  public void closeText() {
+    text.close();
   }
 }

@@ -8,6 +8,7 @@ import dev.engram.core.model.SpaceId;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.function.Function;
 
 /**
@@ -19,14 +20,18 @@ public final class SpaceRegistry {
   private final ConcurrentHashMap<SpaceId, MemorySpace> spaces = new ConcurrentHashMap<>();
   private final Function<SpaceConfig, VectorIndex> indexFactory;
   private final int efSearch;
+  private final Executor textRefresh;
 
   /**
    * @param indexFactory makes an empty index for a new space
    * @param efSearch the recall search width for every space
+   * @param textRefresh runs the spaces' text index refreshes
    */
-  public SpaceRegistry(Function<SpaceConfig, VectorIndex> indexFactory, int efSearch) {
+  public SpaceRegistry(
+      Function<SpaceConfig, VectorIndex> indexFactory, int efSearch, Executor textRefresh) {
     this.indexFactory = indexFactory;
     this.efSearch = efSearch;
+    this.textRefresh = textRefresh;
   }
 
   /**
@@ -36,7 +41,8 @@ public final class SpaceRegistry {
   public MemorySpace create(SpaceConfig config) {
     MemorySpace space =
         spaces.computeIfAbsent(
-            config.id(), id -> new MemorySpace(config, indexFactory.apply(config), efSearch));
+            config.id(),
+            id -> new MemorySpace(config, indexFactory.apply(config), efSearch, textRefresh));
     if (!space.config().equals(config)) {
       throw new AlreadyExistsException(
           "space '%s' already exists with dimension %d and metric %s"
@@ -50,7 +56,7 @@ public final class SpaceRegistry {
    * {@link #publish}es it, so no writer can reach a space whose definition could still be lost.
    */
   public MemorySpace prepare(SpaceConfig config) {
-    return new MemorySpace(config, indexFactory.apply(config), efSearch);
+    return new MemorySpace(config, indexFactory.apply(config), efSearch, textRefresh);
   }
 
   /**

@@ -441,6 +441,7 @@ public final class DurableStore
                   .formatted(space.config().id(), stale));
         }
         space.reserveOrdinalsBelow(Math.max(guard.ordinalLimit(), limits.getOrDefault(space, 0)));
+        space.finishRestore(); // the text index, rebuilt from the stored episodes
         List<Integer> toIndex = missing.getOrDefault(space, List.of());
         reindexed += toIndex.size();
         quarantined += indexAll(space, toIndex, indexThreads);

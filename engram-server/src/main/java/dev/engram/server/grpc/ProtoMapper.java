@@ -16,6 +16,7 @@ import dev.engram.proto.v1.CreateSpaceRequest;
 import dev.engram.proto.v1.EpisodeBatch;
 import dev.engram.proto.v1.FlowControl;
 import dev.engram.proto.v1.ObservationAck;
+import dev.engram.proto.v1.RecallFilter;
 import dev.engram.proto.v1.RecallRequest;
 import dev.engram.proto.v1.RecallResponse;
 import dev.engram.proto.v1.Rejection;
@@ -132,9 +133,12 @@ public final class ProtoMapper {
         switch (r.getMode()) {
           case RECALL_MODE_UNSPECIFIED, RECALL_MODE_SIMILARITY -> RecallMode.SIMILARITY;
           case RECALL_MODE_ASSOCIATIVE -> RecallMode.ASSOCIATIVE;
+          case RECALL_MODE_HYBRID -> RecallMode.HYBRID;
           case UNRECOGNIZED ->
               throw unknownEnum(
-                  "mode", r.getModeValue(), "RECALL_MODE_SIMILARITY or RECALL_MODE_ASSOCIATIVE");
+                  "mode",
+                  r.getModeValue(),
+                  "RECALL_MODE_SIMILARITY, RECALL_MODE_HYBRID or RECALL_MODE_ASSOCIATIVE");
         };
     return new RecallQuery(
         r.getRequestId(),
@@ -144,7 +148,18 @@ public final class ProtoMapper {
         r.getK(),
         r.getMinScore(),
         mode,
-        r.getIncludeEmbeddings());
+        r.getIncludeEmbeddings(),
+        r.hasFilter() ? toModel(r.getFilter()) : null);
+  }
+
+  /**
+   * @throws InvalidFieldException for a bound outside the supported time range
+   */
+  public static dev.engram.core.model.RecallFilter toModel(RecallFilter f) {
+    return new dev.engram.core.model.RecallFilter(
+        f.getMetadataMap(),
+        f.hasObservedAfter() ? instant(f.getObservedAfter(), "filter.observed_after") : null,
+        f.hasObservedBefore() ? instant(f.getObservedBefore(), "filter.observed_before") : null);
   }
 
   public static RecallResponse toProto(String requestId, RecallResult result) {

@@ -57,7 +57,7 @@ class RestApiTest {
                   + vec(1, 0)
                   + "},{\"embedding\":"
                   + vec(0, 1)
-                  + ",\"metadata\":{\"k\":\"v\"}}]}");
+                  + ",\"content\":\"meeting notes\",\"metadata\":{\"k\":\"v\"}}]}");
       assertThat(batch.statusCode()).isEqualTo(200);
       assertThat(batch.body()).contains("\"duplicates\":1");
       String generated = batch.body().replaceAll(".*\"ids\":\\[\"a\",\"([^\"]+)\"].*", "$1");
@@ -76,6 +76,16 @@ class RestApiTest {
       assertThat(recall.body())
           .contains("\"requestId\":\"q\"")
           .contains("\"id\":\"" + generated + "\"");
+
+      var hybrid =
+          f.call(
+              "POST",
+              "/v1/spaces/notes/recall",
+              "{\"text\":\"the notes\",\"mode\":\"RECALL_MODE_HYBRID\","
+                  + "\"filter\":{\"metadata\":{\"k\":\"v\"},"
+                  + "\"observedAfter\":\"1970-01-01T00:00:00Z\"}}");
+      assertThat(hybrid.statusCode()).isEqualTo(200);
+      assertThat(hybrid.body()).contains("\"id\":\"" + generated + "\"").doesNotContain("\"a\"");
 
       var forget = f.call("DELETE", "/v1/spaces/notes/episodes/a", null);
       assertThat(forget.body()).isEqualTo("{\"forgotten\":1}");

@@ -1,0 +1,56 @@
+package dev.engram.core.model;
+
+import java.time.Instant;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Which episodes a recall may return, in every mode: all of {@code metadata}'s entries equal (key
+ * and value), and {@code observedAt} in {@code [observedAfter, observedBefore)}. Every search
+ * (vector index, fresh segment, text index) tests it on each candidate, inside the search, so a
+ * recall returns {@code k} memories whenever {@code k} episodes match.
+ *
+ * <p>There is no session filter: the engine does not keep which session accepted an episode.
+ *
+ * @param metadata entries an episode's metadata must all hold; empty: any
+ * @param observedAfter inclusive lower bound of {@code observed_at}; null: none
+ * @param observedBefore exclusive upper bound of {@code observed_at}; null: none
+ */
+public record RecallFilter(
+    Map<String, String> metadata, Instant observedAfter, Instant observedBefore) {
+  /** Accepts every episode. */
+  public static final RecallFilter NONE = new RecallFilter(Map.of(), null, null);
+
+  public RecallFilter {
+    metadata = Map.copyOf(Objects.requireNonNullElse(metadata, Map.of()));
+    if (observedAfter != null
+        && observedBefore != null
+        && !observedAfter.isBefore(observedBefore)) {
+      throw new InvalidInputException(
+          "filter.observed_after %s is not before filter.observed_before %s"
+              .formatted(observedAfter, observedBefore));
+    }
+  }
+
+  /** Whether this filter accepts every episode. */
+  public boolean isEmpty() {
+    return metadata.isEmpty() && observedAfter == null && observedBefore == null;
+  }
+
+  /** Whether {@code episode} passes. */
+  public boolean matches(Episode episode) {
+    Instant t = episode.observedAt();
+    if (observedAfter != null && t.isBefore(observedAfter)) {
+      return false;
+    }
+    if (observedBefore != null && !t.isBefore(observedBefore)) {
+      return false;
+    }
+    for (Map.Entry<String, String> e : metadata.entrySet()) {
+      if (!e.getValue().equals(episode.metadata().get(e.getKey()))) {
+        return false;
+      }
+    }
+    return true;
+  }
+}
