@@ -124,6 +124,33 @@ class HybridRecallTest {
   }
 
   @Test
+  void associative_textOnlyCue_seedsFromText_spreadsToANeighbour_andTheFilterHoldsOverSpreading() {
+    try (Engram engine = new Engram(config().build())) {
+      engine.createSpace(new SpaceConfig(SPACE, DIM, Metric.COSINE));
+      engine.remember(
+          SPACE,
+          List.of(
+              episode("a", axis(0), "Melanie painted a sunrise over the lake", 1, "mel"),
+              episode("b", axis(1), "she used watercolours from her aunt", 2, "car"),
+              episode("c", axis(2), "the bus was late again", 100, "mel")));
+      awaitIndexed(engine, 3);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (engine.consolidator().consolidated() < 3) {
+        assertThat(System.nanoTime()).as("consolidation timed out").isLessThan(deadline);
+        Thread.onSpinWait();
+      }
+      // No vector, no embedder: BM25 seeds ("a" only), then activation over the observed_at edge.
+      RecallQuery cue = query(new float[0], "sunrise paintings", 2, RecallMode.ASSOCIATIVE);
+      assertThat(ids(engine, cue)).containsExactly("a", "b");
+      // "b" fails the filter: it is neither returned nor a way through to anything behind it.
+      RecallFilter mel = new RecallFilter(Map.of("speaker", "mel"), null, null);
+      assertThat(
+              ids(engine, query(new float[0], "sunrise paintings", 2, RecallMode.ASSOCIATIVE, mel)))
+          .containsExactly("a");
+    }
+  }
+
+  @Test
   void textOnlyCue_outsideHybrid_isRefusedWithAClearMessage() {
     try (Engram engine = new Engram(config().build())) {
       engine.createSpace(new SpaceConfig(SPACE, DIM, Metric.COSINE));
