@@ -879,7 +879,15 @@ public final class DurableStore
     synchronized (snapshotLock) {
       closed = true;
     }
-    committer.close();
+    if (!committer.stop()) {
+      // A write or WAL sync still running inside RocksDB: closing the database under it would
+      // crash the process. Leave it open (its lock with it); the log replays at the next start.
+      LOG.log(
+          Level.ERROR,
+          "the store's writer did not stop within 30 s; leaving the database open (the log"
+              + " replays on start)");
+      return;
+    }
     try {
       kv.flush();
     } catch (RocksDBException e) {

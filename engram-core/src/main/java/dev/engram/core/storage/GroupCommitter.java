@@ -206,20 +206,28 @@ final class GroupCommitter implements AutoCloseable {
     }
   }
 
-  /** Stops the committer and the syncer; later commits fail with UNAVAILABLE. */
-  @Override
-  public void close() {
+  /**
+   * Stops the committer and the syncer; later commits fail with UNAVAILABLE.
+   *
+   * @return whether both have stopped, so nothing of theirs can still be inside RocksDB: closing
+   *     the database under a running {@code SyncWAL} or write crashes the process
+   */
+  public boolean stop() {
     closed = true;
-    if (syncer != null) {
-      syncer.shutdownNow();
-    }
-    if (committer != null) {
-      committer.interrupt();
-      try {
-        committer.join(5_000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+    boolean quiet = true;
+    try {
+      if (syncer != null) {
+        syncer.shutdownNow();
+        quiet = syncer.awaitTermination(30, TimeUnit.SECONDS);
       }
+      if (committer != null) {
+        committer.interrupt();
+        committer.join(30_000);
+        quiet &= !committer.isAlive();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      quiet = false;
     }
     List<Request> left = new ArrayList<>();
     pending.drainTo(left);
@@ -228,7 +236,15 @@ final class GroupCommitter implements AutoCloseable {
         r.done.completeExceptionally(new StorageFailedException("the store is closed"));
       }
     }
-    writeOptions.close();
+    if (quiet) {
+      writeOptions.close();
+    }
+    return quiet;
+  }
+
+  @Override
+  public void close() {
+    stop();
   }
 
   private void enqueue(Request request) {
