@@ -129,6 +129,7 @@ public final class Associations {
 
   private final ConcurrentHashMap<Integer, Node> nodes = new ConcurrentHashMap<>();
   private final long halfLifeMillis;
+  private volatile int merged; // nodes merged into another memory; written under the monitor
 
   /** An empty graph; {@code halfLife} zero means confidence never decays. */
   public Associations(Duration halfLife) {
@@ -148,6 +149,11 @@ public final class Associations {
   /** How many episodes are consolidated (merged near-duplicates included). */
   public int size() {
     return nodes.size();
+  }
+
+  /** How many episodes are merged into another memory (kept as its aliases, out of the index). */
+  public int mergedCount() {
+    return merged;
   }
 
   /**
@@ -250,6 +256,7 @@ public final class Associations {
       change(into, other, dup.weights()[i], false, 1f);
     }
     nodes.put(duplicate, new Node(new int[0], new float[0], b, nowMillis, into, new int[0]));
+    merged++;
     return true;
   }
 
@@ -263,6 +270,9 @@ public final class Associations {
     List<Integer> changed = new ArrayList<>();
     if (node == null) {
       return changed;
+    }
+    if (node.mergedInto() >= 0) {
+      merged--;
     }
     for (int other : node.neighbours()) {
       Node n = nodes.get(other);
@@ -307,14 +317,16 @@ public final class Associations {
     int[] aliases = Arrays.stream(node.aliases()).filter(live).toArray();
     int mergedInto =
         node.mergedInto() >= 0 && live.test(node.mergedInto()) ? node.mergedInto() : -1;
-    nodes.put(
-        ordinal,
-        new Node(
-            Arrays.copyOf(n, kept),
-            Arrays.copyOf(w, kept),
-            node.strength(),
-            node.referenceMillis(),
-            mergedInto,
-            aliases));
+    Node previous =
+        nodes.put(
+            ordinal,
+            new Node(
+                Arrays.copyOf(n, kept),
+                Arrays.copyOf(w, kept),
+                node.strength(),
+                node.referenceMillis(),
+                mergedInto,
+                aliases));
+    merged += (mergedInto >= 0 ? 1 : 0) - (previous != null && previous.mergedInto() >= 0 ? 1 : 0);
   }
 }

@@ -524,8 +524,15 @@ public final class MemorySpace {
     return new ArrayList<>(out);
   }
 
+  /**
+   * Counts for {@code GetSpace}. An episode consolidation merged into another memory counts as
+   * indexed: it was, and its memory still is (it is recalled as an alias), so indexed = episodes
+   * once the space is idle.
+   */
   public SpaceInfo info() {
-    return new SpaceInfo(config, episodes.size(), index.size(), associations.size());
+    int stored = episodes.size();
+    int indexed = Math.min(stored, index.size() + associations.mergedCount());
+    return new SpaceInfo(config, stored, indexed, associations.size());
   }
 
   /** Episodes accepted but not yet in the index. */

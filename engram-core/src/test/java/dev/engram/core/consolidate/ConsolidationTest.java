@@ -147,10 +147,14 @@ class ConsolidationTest {
     assertThat(engram.episode(SPACE, "first")).isNotNull();
     assertThat(engram.episode(SPACE, "second")).isNotNull();
     assertThat(engram.getSpace(SPACE).consolidatedCount()).isEqualTo(3);
+    // The merged one left the index but counts as indexed: a client waiting for indexed_count to
+    // reach episode_count is not left waiting.
+    assertThat(engram.getSpace(SPACE).indexedCount()).isEqualTo(3);
 
     // Forgetting the memory forgets the near-duplicate merged into it.
     assertThat(engram.forget(SPACE, List.of("first"))).isEqualTo(2);
     assertThat(engram.episode(SPACE, "second")).isNull();
+    assertThat(engram.getSpace(SPACE).indexedCount()).isEqualTo(1);
   }
 
   @Test
