@@ -196,6 +196,14 @@ public final class StreamConnection {
     fail(StatusCode.INVALID_ARGUMENT, message);
   }
 
+  /**
+   * A refusal no path above answered (one of the engine's own exceptions escaping a frame): the
+   * stream ends with that exception's status and message, never the transport's generic error.
+   */
+  public void onRefused(EngramException problem) {
+    fail(StatusCode.of(problem), problem.getMessage());
+  }
+
   /** The transport stream is gone (client cancelled, connection lost, call completed). */
   public void onTransportClosed() {
     ended = true;

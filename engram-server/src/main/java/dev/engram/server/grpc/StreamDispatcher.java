@@ -1,5 +1,6 @@
 package dev.engram.server.grpc;
 
+import dev.engram.core.model.EngramException;
 import dev.engram.core.model.InvalidFieldException;
 import dev.engram.core.session.StreamConnection;
 import dev.engram.proto.v1.StreamRequest;
@@ -47,6 +48,8 @@ public final class StreamDispatcher {
       } else {
         connection.onMalformed(e.getMessage());
       }
+    } catch (EngramException e) {
+      connection.onRefused(e); // its own status, never the transport's UNKNOWN
     }
   }
 }
