@@ -44,44 +44,10 @@ public final class EmbedStage implements AutoCloseable {
   private final EmbedRecorder recorder;
   private final QuarantineRecorder quarantines;
   private final EngineEvents events;
-  private final ArrayBlockingQueue<Task> tasks;
+  private final ArrayBlockingQueue<IndexTask> tasks;
   private final AtomicInteger backlog = new AtomicInteger();
   private final List<Thread> threads = new ArrayList<>();
   private volatile boolean stopped;
-
-  /** One text-only episode; {@code finished} (owned by the thread that took it) once handed on. */
-  private static final class Task {
-    final MemorySpace space;
-    final int ordinal;
-    final long sequence;
-    final IndexCallback callback;
-    final Door door;
-    final long acceptedNanos;
-    boolean finished;
-
-    Task(
-        MemorySpace space,
-        int ordinal,
-        long sequence,
-        IndexCallback callback,
-        Door door,
-        long acceptedNanos) {
-      this.space = space;
-      this.ordinal = ordinal;
-      this.sequence = sequence;
-      this.callback = callback;
-      this.door = door;
-      this.acceptedNanos = acceptedNanos;
-    }
-
-    MemorySpace space() {
-      return space;
-    }
-
-    int ordinal() {
-      return ordinal;
-    }
-  }
 
   /**
    * Starts {@code threadCount} embedding threads.
@@ -127,7 +93,7 @@ public final class EmbedStage implements AutoCloseable {
       Door door,
       long acceptedNanos) {
     backlog.incrementAndGet();
-    if (!tasks.offer(new Task(space, ordinal, sequence, callback, door, acceptedNanos))) {
+    if (!tasks.offer(new IndexTask(space, ordinal, sequence, callback, door, acceptedNanos))) {
       backlog.decrementAndGet();
       throw new IllegalStateException(
           "embed queue full (%d): more tasks than ingest-queue room".formatted(tasks.size()));
@@ -144,7 +110,8 @@ public final class EmbedStage implements AutoCloseable {
     for (int ordinal : ordinals) {
       queue.reserveRecovered(1);
       backlog.incrementAndGet();
-      tasks.put(new Task(space, ordinal, 0, IndexCallback.NONE, Door.EMBEDDED, queue.nanoTime()));
+      tasks.put(
+          new IndexTask(space, ordinal, 0, IndexCallback.NONE, Door.EMBEDDED, queue.nanoTime()));
     }
   }
 
@@ -154,10 +121,10 @@ public final class EmbedStage implements AutoCloseable {
   }
 
   private void run() {
-    List<Task> batch = new ArrayList<>(MAX_BATCH);
+    List<IndexTask> batch = new ArrayList<>(MAX_BATCH);
     while (!stopped) {
       try {
-        Task first = tasks.poll(100, TimeUnit.MILLISECONDS);
+        IndexTask first = tasks.poll(100, TimeUnit.MILLISECONDS);
         if (first == null) {
           continue;
         }
@@ -172,7 +139,7 @@ public final class EmbedStage implements AutoCloseable {
           return; // closing: left unembedded, embedded again at the next start
         }
         LOG.log(Level.ERROR, "embed stage failed on a batch; its episodes are released", e);
-        for (Task t : batch) {
+        for (IndexTask t : batch) {
           if (!t.finished) {
             giveUp(t, "episode quarantined: embedding it failed (%s)".formatted(e));
           }
@@ -184,18 +151,18 @@ public final class EmbedStage implements AutoCloseable {
   }
 
   /** Embeds a batch, one embedder call per space, and hands each episode on. */
-  private void process(List<Task> batch) {
-    Map<MemorySpace, List<Task>> bySpace = new LinkedHashMap<>();
-    for (Task t : batch) {
-      bySpace.computeIfAbsent(t.space(), s -> new ArrayList<>()).add(t);
+  private void process(List<IndexTask> batch) {
+    Map<MemorySpace, List<IndexTask>> bySpace = new LinkedHashMap<>();
+    for (IndexTask t : batch) {
+      bySpace.computeIfAbsent(t.space, s -> new ArrayList<>()).add(t);
     }
-    for (Map.Entry<MemorySpace, List<Task>> e : bySpace.entrySet()) {
+    for (Map.Entry<MemorySpace, List<IndexTask>> e : bySpace.entrySet()) {
       MemorySpace space = e.getKey();
-      List<Task> pending = new ArrayList<>();
+      List<IndexTask> pending = new ArrayList<>();
       List<String> texts = new ArrayList<>();
-      for (Task t : e.getValue()) {
-        Episode episode = space.episodeAt(t.ordinal());
-        if (episode == null || !space.awaitsEmbedding(t.ordinal())) {
+      for (IndexTask t : e.getValue()) {
+        Episode episode = space.episodeAt(t.ordinal);
+        if (episode == null || !space.awaitsEmbedding(t.ordinal)) {
           handOn(t); // forgotten, or given a vector meanwhile: the index worker skips or indexes
         } else {
           pending.add(t);
@@ -230,8 +197,8 @@ public final class EmbedStage implements AutoCloseable {
     }
   }
 
-  private void embedOne(Embedder embedder, Task t) {
-    Episode episode = t.space().episodeAt(t.ordinal());
+  private void embedOne(Embedder embedder, IndexTask t) {
+    Episode episode = t.space.episodeAt(t.ordinal);
     if (episode == null) {
       handOn(t);
       return;
@@ -250,9 +217,9 @@ public final class EmbedStage implements AutoCloseable {
   }
 
   /** Stores the vector (memory, then the store) and hands the episode to the index workers. */
-  private void finish(Task t, float[] vector) {
-    MemorySpace space = t.space();
-    Episode stored = space.episodeAt(t.ordinal());
+  private void finish(IndexTask t, float[] vector) {
+    MemorySpace space = t.space;
+    Episode stored = space.episodeAt(t.ordinal);
     if (stored == null) {
       handOn(t);
       return;
@@ -264,8 +231,8 @@ public final class EmbedStage implements AutoCloseable {
       giveUp(t, "episode quarantined: its embedder returned an unusable vector (%s)".formatted(e));
       return;
     }
-    if (space.embedded(t.ordinal(), withVector)) {
-      recorder.embedded(space, t.ordinal(), withVector);
+    if (space.embedded(t.ordinal, withVector)) {
+      recorder.embedded(space, t.ordinal, withVector);
       long lag = queue.nanoTime() - t.acceptedNanos;
       events.embedded(lag);
       events.visible(lag);
@@ -273,23 +240,23 @@ public final class EmbedStage implements AutoCloseable {
     handOn(t);
   }
 
-  private void handOn(Task t) {
+  private void handOn(IndexTask t) {
     t.finished = true;
     backlog.decrementAndGet();
-    queue.submit(t.space, t.ordinal, t.sequence, t.callback, t.door, t.acceptedNanos);
+    queue.submit(t);
   }
 
   /** Quarantines an episode that could not be embedded and releases its room. */
-  private void giveUp(Task t, String reason) {
+  private void giveUp(IndexTask t, String reason) {
     t.finished = true;
     backlog.decrementAndGet();
-    MemorySpace space = t.space();
-    String id = space.episodeId(t.ordinal());
+    MemorySpace space = t.space;
+    String id = space.episodeId(t.ordinal);
     LOG.log(Level.ERROR, "space %s: %s: '%s'".formatted(space.config().id(), reason, id));
     try {
-      if (space.quarantine(t.ordinal(), reason)) {
+      if (space.quarantine(t.ordinal, reason)) {
         events.observations(t.door, Outcome.QUARANTINED, 1);
-        quarantines.quarantined(space, t.ordinal(), id, reason);
+        quarantines.quarantined(space, t.ordinal, id, reason);
       }
     } catch (RuntimeException e) {
       LOG.log(Level.ERROR, "recording the quarantine of '%s' failed".formatted(id), e);

@@ -4,7 +4,7 @@ import dev.engram.core.space.MemorySpace;
 import dev.engram.core.telemetry.Door;
 
 /**
- * One accepted episode waiting for an index worker.
+ * One accepted episode waiting for an index worker (or, text only, for the embed stage first).
  *
  * <p>Thread-safety: the final fields are safely published through the worker queues; {@code
  * failures} is touched only by the worker that holds the task and, after that worker died, by the
@@ -18,6 +18,7 @@ final class IndexTask {
   final Door door; // the door the episode came in through (metrics)
   final long acceptedNanos; // when it was accepted, on the queue's nano clock (index lag)
   int failures;
+  boolean finished; // the embed stage's: handed on or given up (by the thread holding the task)
 
   IndexTask(
       MemorySpace space,

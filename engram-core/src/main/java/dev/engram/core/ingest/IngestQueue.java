@@ -171,8 +171,12 @@ public final class IngestQueue implements AutoCloseable {
       IndexCallback callback,
       Door door,
       long acceptedNanos) {
-    IndexTask task = new IndexTask(space, ordinal, sequence, callback, door, acceptedNanos);
-    workers[Math.floorMod(space.config().id().hashCode(), workers.length)].offer(task);
+    submit(new IndexTask(space, ordinal, sequence, callback, door, acceptedNanos));
+  }
+
+  /** Hands a task to its space's worker (the embed stage's, once its episode has a vector). */
+  void submit(IndexTask task) {
+    workers[Math.floorMod(task.space.config().id().hashCode(), workers.length)].offer(task);
   }
 
   /** The queue's monotonic clock, in nanoseconds (the time base of {@link #submit} stamps). */
