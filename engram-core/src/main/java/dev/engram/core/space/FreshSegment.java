@@ -3,9 +3,7 @@ package dev.engram.core.space;
 import dev.engram.core.index.SearchHit;
 import dev.engram.core.index.VectorMath;
 import dev.engram.core.model.Metric;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntPredicate;
 
@@ -46,22 +44,13 @@ final class FreshSegment {
     if (vectors.isEmpty()) {
       return List.of();
     }
-    PriorityQueue<SearchHit> worstFirst = new PriorityQueue<>(k + 1, (a, b) -> b.compareTo(a));
+    TopK top = new TopK(k, minScore);
     vectors.forEach(
         (ordinal, vector) -> {
-          if (!accept.test(ordinal)) {
-            return;
-          }
-          float score = VectorMath.score(metric, query, vector);
-          if (score >= minScore) {
-            worstFirst.add(new SearchHit(ordinal, score));
-            if (worstFirst.size() > k) {
-              worstFirst.poll();
-            }
+          if (accept.test(ordinal)) {
+            top.offer(ordinal, VectorMath.score(metric, query, vector));
           }
         });
-    List<SearchHit> hits = new ArrayList<>(worstFirst);
-    hits.sort(null);
-    return hits;
+    return top.best();
   }
 }

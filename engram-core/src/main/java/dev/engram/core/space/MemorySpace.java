@@ -18,7 +18,6 @@ import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
-import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
@@ -461,25 +460,16 @@ public final class MemorySpace {
   }
 
   private List<SearchHit> exactScan(float[] query, int k, float minScore, IntPredicate accept) {
-    PriorityQueue<SearchHit> worstFirst = new PriorityQueue<>(k + 1, (a, b) -> b.compareTo(a));
+    TopK top = new TopK(k, minScore);
     episodes.forEach(
         (ordinal, episode) -> {
-          if (!accept.test(ordinal)
-              || quarantined.containsKey(ordinal)
-              || episode.embedding().length == 0) {
-            return; // filtered out, quarantined, or text only and not embedded yet
-          }
-          float score = VectorMath.score(config.metric(), query, episode.embedding());
-          if (score >= minScore) {
-            worstFirst.add(new SearchHit(ordinal, score));
-            if (worstFirst.size() > k) {
-              worstFirst.poll();
-            }
+          if (accept.test(ordinal)
+              && !quarantined.containsKey(ordinal)
+              && episode.embedding().length > 0) { // text only: not embedded yet
+            top.offer(ordinal, VectorMath.score(config.metric(), query, episode.embedding()));
           }
         });
-    List<SearchHit> hits = new ArrayList<>(worstFirst);
-    hits.sort(null);
-    return hits;
+    return top.best();
   }
 
   /**
