@@ -7,13 +7,19 @@
             stream.observe(embedding, "met Ana at the station")   # buffered until acknowledged
             hits = stream.recall(cue, k=5)                        # reads its own writes
 
+        # The server embeds text itself; recall fuses vectors and BM25 (or spreads, "associative"):
+        client.create_space("notes", embedder="all-minilm-l6-v2")
+        with client.stream("notes") as stream:
+            stream.observe(content="Ana moved to Lisbon", metadata={"speaker": "Ana"})
+            hits = stream.recall(text="where does Ana live?", mode="hybrid", filter={"metadata": {"speaker": "Ana"}})
+
 ``AsyncEngramClient`` is the same on ``asyncio``. Message classes: ``engram.v1.engram_pb2`` (as
 ``engram.pb``), generated from engram.proto when the package is built.
 """
 
 from engram.v1 import engram_pb2 as pb
 from engram.client import AsyncEngramClient, EngramClient, episode
-from engram.stream import recall_filter
+from engram.stream import RECALL_MODES, recall_filter, recall_mode
 from engram.errors import (
     AlreadyExists,
     BufferFull,
@@ -35,5 +41,5 @@ __all__ = [
     "AlreadyExists", "AsyncEngramClient", "AsyncStream", "BufferFull", "DeadlineExceeded", "EngramClient",
     "EngramError", "EpisodeTooLarge", "FailedPrecondition", "InvalidArgument", "NotFound", "Overloaded",
     "PermissionDenied", "Rejected", "Stream", "StreamClosed", "StreamFailed", "StreamListener", "StreamOptions",
-    "StreamStats", "Unavailable", "episode", "pb", "recall_filter",
+    "StreamStats", "Unavailable", "RECALL_MODES", "episode", "pb", "recall_filter", "recall_mode",
 ]

@@ -13,7 +13,8 @@ import grpc
 
 from engram import _wire
 from engram.errors import from_rpc_error
-from engram.stream import AsyncStream, Stream, StreamListener, StreamOptions, _Background, recall_filter
+from engram.stream import AsyncStream, Stream, StreamListener, StreamOptions, _Background
+from engram.stream import _recall_request as _stream_recall_request
 from engram.v1 import engram_pb2 as pb
 
 _SERVICE = "/engram.v1.MemoryService/"
@@ -114,13 +115,14 @@ def _metric(metric: Any) -> int:
 
 def _recall_request(space_id, embedding, k, text, min_score, mode, include_embeddings,
                     filter=None) -> pb.RecallRequest:
-    req = pb.RecallRequest(memory_space_id=space_id, k=k, text=text or "", min_score=min_score or 0.0,
-                           mode=mode or 0, include_embeddings=include_embeddings)
-    if embedding is not None:
-        req.embedding.extend(embedding.tolist() if hasattr(embedding, "tolist") else list(embedding))
-    if filter is not None:
-        req.filter.CopyFrom(filter if isinstance(filter, pb.RecallFilter) else recall_filter(**filter))
+    req = _stream_recall_request(embedding, k, text, min_score, mode, include_embeddings, filter)
+    req.memory_space_id = space_id
     return req
+
+
+def _create_space_request(space_id, dimension, metric, embedder, half_life_seconds) -> pb.CreateSpaceRequest:
+    return pb.CreateSpaceRequest(memory_space_id=space_id, dimension=dimension, metric=_metric(metric),
+                                 embedder=embedder or "", half_life_seconds=int(half_life_seconds or 0))
 
 
 class _Methods:
@@ -164,9 +166,13 @@ class EngramClient:
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
 
-    def create_space(self, space_id: str, dimension: int, metric: Any = "cosine") -> pb.Space:
-        return self._call("CreateSpace", pb.CreateSpaceRequest(memory_space_id=space_id, dimension=dimension,
-                                                               metric=_metric(metric)))
+    def create_space(self, space_id: str, dimension: int = 0, metric: Any = "cosine", *, embedder: str | None = None,
+                     half_life_seconds: int = 0) -> pb.Space:
+        """Creates a space. With ``embedder`` (e.g. ``"all-minilm-l6-v2"``) the server embeds its
+        episodes' and cues' text, so they may carry text only; ``dimension`` 0 takes the embedder's.
+        ``half_life_seconds``: an unrecalled memory's confidence halves in that time (0: no decay)."""
+        return self._call("CreateSpace", _create_space_request(space_id, dimension, metric, embedder,
+                                                               half_life_seconds))
 
     def get_space(self, space_id: str) -> pb.Space:
         return self._call("GetSpace", pb.GetSpaceRequest(memory_space_id=space_id))
@@ -184,7 +190,7 @@ class EngramClient:
         return self._call("Remember", pb.RememberRequest(memory_space_id=space_id, episodes=list(episodes)))
 
     def recall(self, space_id: str, embedding=None, k: int = 10, *, text: str = "", min_score: float = 0.0,
-               mode: int = 0, include_embeddings: bool = False, filter=None) -> pb.RecallResponse:
+               mode=0, include_embeddings: bool = False, filter=None) -> pb.RecallResponse:
         return self._call("Recall", _recall_request(space_id, embedding, k, text, min_score, mode, include_embeddings,
                                                 filter))
 
@@ -246,9 +252,11 @@ class AsyncEngramClient:
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
 
-    async def create_space(self, space_id: str, dimension: int, metric: Any = "cosine") -> pb.Space:
-        return await self._call("CreateSpace", pb.CreateSpaceRequest(memory_space_id=space_id, dimension=dimension,
-                                                                     metric=_metric(metric)))
+    async def create_space(self, space_id: str, dimension: int = 0, metric: Any = "cosine", *,
+                           embedder: str | None = None, half_life_seconds: int = 0) -> pb.Space:
+        """As ``EngramClient.create_space``."""
+        return await self._call("CreateSpace", _create_space_request(space_id, dimension, metric, embedder,
+                                                                     half_life_seconds))
 
     async def get_space(self, space_id: str) -> pb.Space:
         return await self._call("GetSpace", pb.GetSpaceRequest(memory_space_id=space_id))
@@ -265,7 +273,7 @@ class AsyncEngramClient:
         return await self._call("Remember", pb.RememberRequest(memory_space_id=space_id, episodes=list(episodes)))
 
     async def recall(self, space_id: str, embedding=None, k: int = 10, *, text: str = "", min_score: float = 0.0,
-                     mode: int = 0, include_embeddings: bool = False, filter=None) -> pb.RecallResponse:
+                     mode=0, include_embeddings: bool = False, filter=None) -> pb.RecallResponse:
         return await self._call("Recall",
                                 _recall_request(space_id, embedding, k, text, min_score, mode, include_embeddings,
                                                 filter))

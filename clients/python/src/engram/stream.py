@@ -131,6 +131,9 @@ class StreamStats:
     state: int
     pacing_rate: float
     overload_pauses: int
+    # Highest ticket known to be consolidated (association edges durable), -1 if none; stays -1
+    # against a server without consolidation.
+    consolidated_through: int = -1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +153,8 @@ class StreamListener:
     def on_connected(self, session_id: str, resumed: bool) -> None: ...
 
     def on_acknowledged(self, accepted_through: int, indexed_through: int) -> None: ...
+
+    def on_consolidated(self, consolidated_through: int) -> None: ...
 
     def on_status(self, status: pb.StreamStatus) -> None: ...
 
@@ -237,6 +242,7 @@ class _Core:
         self.reconnects = 0
         self.overload_pauses = 0
         self.indexed_through = -1
+        self.consolidated_through = -1
         self.room_waiters: list[Callable[[], None]] = []
         self.finish_waiters: list[Callable[[], None]] = []
 
@@ -465,8 +471,19 @@ class _Core:
             if ack.indexed_through > 0 and idx > self.indexed_through:
                 self.indexed_through = min(idx, self.head - 1)
             indexed = self.indexed_through
+            con = ack.consolidated_through - self.seq_offset
+            advanced = ack.consolidated_through > 0 and con > self.consolidated_through
+            if advanced:
+                self.consolidated_through = min(con, self.head - 1)
+            consolidated = self.consolidated_through
             self.kick_locked()  # a close may be waiting for an empty buffer
-        return lambda: listener.on_acknowledged(through, indexed)
+
+        def notify():
+            listener.on_acknowledged(through, indexed)
+            if advanced:
+                listener.on_consolidated(consolidated)
+
+        return notify
 
     def _drop_accepted_locked(self, through: int) -> None:
         up_to = min(through, self.tail - 1)
@@ -682,6 +699,7 @@ class _Core:
                 state=self.state,
                 pacing_rate=self.pacing_rate,
                 overload_pauses=self.overload_pauses,
+                consolidated_through=self.consolidated_through,
             )
 
 
@@ -883,12 +901,28 @@ def recall_filter(metadata=None, observed_after=None, observed_before=None) -> p
     return f
 
 
+RECALL_MODES = {"similarity": pb.RECALL_MODE_SIMILARITY, "hybrid": pb.RECALL_MODE_HYBRID,
+                "associative": pb.RECALL_MODE_ASSOCIATIVE}
+
+
+def recall_mode(mode) -> int:
+    """A ``RecallMode`` from its name ("similarity", "hybrid", "associative"), the enum, or None."""
+    if mode is None:
+        return 0
+    if isinstance(mode, str):
+        try:
+            return RECALL_MODES[mode.lower()]
+        except KeyError:
+            raise ValueError(f"mode must be one of {sorted(RECALL_MODES)}, got {mode!r}") from None
+    return int(mode)
+
+
 def _recall_request(embedding, k, text, min_score, mode, include_embeddings, filter=None) -> pb.RecallRequest:
     if isinstance(embedding, pb.RecallRequest):
         req = pb.RecallRequest()
         req.CopyFrom(embedding)
         return req
-    req = pb.RecallRequest(k=k, text=text or "", min_score=min_score or 0.0, mode=mode or 0,
+    req = pb.RecallRequest(k=k, text=text or "", min_score=min_score or 0.0, mode=recall_mode(mode),
                            include_embeddings=include_embeddings)
     if embedding is not None:
         req.embedding.extend(embedding.tolist() if hasattr(embedding, "tolist") else list(embedding))
@@ -990,10 +1024,12 @@ class Stream:
             return core.try_enqueue_locked(episode_id, data) is not None
 
     def recall_future(self, embedding=None, k: int = 10, *, text: str = "", min_score: float = 0.0,
-                      mode: int = 0, include_embeddings: bool = False, filter=None) -> concurrent.futures.Future:
+                      mode=0, include_embeddings: bool = False, filter=None) -> concurrent.futures.Future:
         """Recalls on the stream, after every observation queued before it (reads its own writes).
-        ``mode=pb.RECALL_MODE_HYBRID`` takes ``text``, ``embedding`` or both; ``filter`` is a
-        ``recall_filter(...)`` or a dict of its arguments."""
+        ``mode`` is "similarity", "hybrid" or "associative" (or the ``pb.RECALL_MODE_*`` enum);
+        hybrid and associative take ``text``, ``embedding`` or both (in a space with an embedder,
+        similarity takes text too); ``filter`` is a ``recall_filter(...)`` or a dict of its
+        arguments, kept inside the search so ``k`` hits come back when ``k`` episodes match."""
         return self._core.add_recall(
             _recall_request(embedding, k, text, min_score, mode, include_embeddings, filter))
 
@@ -1077,7 +1113,7 @@ class AsyncStream:
         with core.lock:
             return core.try_enqueue_locked(episode_id, data) is not None
 
-    async def recall(self, embedding=None, k: int = 10, *, text: str = "", min_score: float = 0.0, mode: int = 0,
+    async def recall(self, embedding=None, k: int = 10, *, text: str = "", min_score: float = 0.0, mode=0,
                      include_embeddings: bool = False, filter=None) -> pb.RecallResponse:
         future = self._core.add_recall(
             _recall_request(embedding, k, text, min_score, mode, include_embeddings, filter))

@@ -131,13 +131,34 @@ public final class EngramClient implements AutoCloseable {
    * the embedder's.
    */
   public Space createSpace(String spaceId, String embedder, Metric metric) {
-    return stub()
-        .createSpace(
-            CreateSpaceRequest.newBuilder()
-                .setMemorySpaceId(spaceId)
-                .setEmbedder(embedder)
-                .setMetric(metric)
-                .build());
+    return createSpace(
+        CreateSpaceRequest.newBuilder()
+            .setMemorySpaceId(spaceId)
+            .setEmbedder(embedder)
+            .setMetric(metric)
+            .build());
+  }
+
+  /**
+   * Creates a space whose memories' confidence halves every {@code halfLife} they go unrecalled
+   * (whole seconds; zero: no decay). With an embedder too, build the {@link CreateSpaceRequest}.
+   */
+  public Space createSpace(String spaceId, int dimension, Metric metric, Duration halfLife) {
+    if (halfLife.isNegative()) {
+      throw new IllegalArgumentException("halfLife must not be negative, got " + halfLife);
+    }
+    return createSpace(
+        CreateSpaceRequest.newBuilder()
+            .setMemorySpaceId(spaceId)
+            .setDimension(dimension)
+            .setMetric(metric)
+            .setHalfLifeSeconds(halfLife.toSeconds())
+            .build());
+  }
+
+  /** Creates a space from a full request (dimension, metric, embedder, half-life). */
+  public Space createSpace(CreateSpaceRequest request) {
+    return stub().createSpace(request);
   }
 
   public Space getSpace(String spaceId) {
@@ -164,6 +185,11 @@ public final class EngramClient implements AutoCloseable {
                 .build());
   }
 
+  /**
+   * A recall built in full: {@code RecallRequest.newBuilder().setMemorySpaceId(..).setText(..)
+   * .setMode(RecallMode.RECALL_MODE_ASSOCIATIVE).setFilter(RecallFilter.newBuilder()
+   * .putMetadata("speaker", "Ana")).setK(10).build()}; a text cue, a vector cue or both.
+   */
   public RecallResponse recall(RecallRequest request) {
     return stub().recall(request);
   }

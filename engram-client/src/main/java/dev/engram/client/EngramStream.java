@@ -138,6 +138,7 @@ public final class EngramStream implements AutoCloseable {
   private long resent;
   private long reconnects;
   private long indexedThrough = -1;
+  private long consolidatedThrough = -1;
   private final SplittableRandom jitter;
 
   EngramStream(
@@ -363,7 +364,8 @@ public final class EngramStream implements AutoCloseable {
           reconnects,
           indexedThrough,
           state,
-          pacingRate);
+          pacingRate,
+          consolidatedThrough);
     } finally {
       lock.unlock();
     }
@@ -844,6 +846,7 @@ public final class EngramStream implements AutoCloseable {
   private void onAck(Call c, ObservationAck ack) {
     long through;
     long indexed;
+    long consolidated = -1; // the new watermark when it advanced
     lock.lock();
     try {
       if (c != current) {
@@ -859,12 +862,21 @@ public final class EngramStream implements AutoCloseable {
         indexedThrough = Math.min(idx, head - 1);
       }
       indexed = indexedThrough;
+      long con = ack.getConsolidatedThrough() - seqOffset;
+      if (ack.getConsolidatedThrough() > 0 && con > consolidatedThrough) {
+        consolidatedThrough = Math.min(con, head - 1);
+        consolidated = consolidatedThrough;
+      }
       kickLocked(); // a close may be waiting for an empty buffer
     } finally {
       lock.unlock();
     }
     long t = through;
     safely(() -> listener.onAcknowledged(t, indexed));
+    if (consolidated >= 0) {
+      long co = consolidated;
+      safely(() -> listener.onConsolidated(co));
+    }
   }
 
   /** Lock held: removes every buffered observation up to {@code through} (a ticket). */

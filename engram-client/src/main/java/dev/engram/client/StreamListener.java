@@ -21,6 +21,13 @@ public interface StreamListener {
    */
   default void onAcknowledged(long acceptedThrough, long indexedThrough) {}
 
+  /**
+   * Every observation up to ticket {@code consolidatedThrough} (inclusive) is consolidated: its
+   * association edges, and a merge into an earlier near-duplicate, are durable. Called when the
+   * watermark advances, after {@link #onAcknowledged} for the same acknowledgement.
+   */
+  default void onConsolidated(long consolidatedThrough) {}
+
   /** An observation was refused permanently; it has left the buffer. */
   default void onRejected(Rejected rejected) {}
 

@@ -18,6 +18,8 @@ import dev.engram.proto.v1.StreamState;
  *     sessions)
  * @param state the server's last stream state
  * @param pacingRate the observations per second the stream is held to, 0 when unlimited
+ * @param consolidatedThrough highest ticket known to be consolidated (its association edges
+ *     durable), -1 if none; stays -1 against a server without consolidation
  */
 public record StreamStats(
     boolean connected,
@@ -30,4 +32,5 @@ public record StreamStats(
     long reconnects,
     long indexedThrough,
     StreamState state,
-    double pacingRate) {}
+    double pacingRate,
+    long consolidatedThrough) {}
