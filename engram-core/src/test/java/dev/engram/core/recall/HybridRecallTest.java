@@ -92,6 +92,14 @@ class HybridRecallTest {
     }
   }
 
+  private static void awaitConsolidated(Engram engine, long n) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (engine.consolidator().consolidated() < n) {
+      assertThat(System.nanoTime()).as("consolidation timed out").isLessThan(deadline);
+      Thread.onSpinWait();
+    }
+  }
+
   @Test
   void textRecall_rightAfterTheAck_beforeIndexing() throws InterruptedException {
     CountDownLatch release = new CountDownLatch(1);
@@ -127,18 +135,16 @@ class HybridRecallTest {
   void associative_textOnlyCue_seedsFromText_spreadsToANeighbour_andTheFilterHoldsOverSpreading() {
     try (Engram engine = new Engram(config().build())) {
       engine.createSpace(new SpaceConfig(SPACE, DIM, Metric.COSINE));
+      // a and b first, so the observed_at edge is a-b whatever order the worker takes them in;
+      // c (later still) then links to b, its nearest earlier neighbour, not to a.
       engine.remember(
           SPACE,
           List.of(
               episode("a", axis(0), "Melanie painted a sunrise over the lake", 1, "mel"),
-              episode("b", axis(1), "she used watercolours from her aunt", 2, "car"),
-              episode("c", axis(2), "the bus was late again", 100, "mel")));
-      awaitIndexed(engine, 3);
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (engine.consolidator().consolidated() < 3) {
-        assertThat(System.nanoTime()).as("consolidation timed out").isLessThan(deadline);
-        Thread.onSpinWait();
-      }
+              episode("b", axis(1), "she used watercolours from her aunt", 2, "car")));
+      awaitConsolidated(engine, 2);
+      engine.remember(SPACE, List.of(episode("c", axis(2), "the bus was late again", 100, "mel")));
+      awaitConsolidated(engine, 3);
       // No vector, no embedder: BM25 seeds ("a" only), then activation over the observed_at edge.
       RecallQuery cue = query(new float[0], "sunrise paintings", 2, RecallMode.ASSOCIATIVE);
       assertThat(ids(engine, cue)).containsExactly("a", "b");
