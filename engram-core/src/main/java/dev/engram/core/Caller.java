@@ -68,7 +68,7 @@ public final class Caller {
 
   public Acceptor.Remembered remember(Door door, SpaceId id, List<Episode> episodes) {
     auth.require(principal, id, Right.WRITE);
-    return engine.remember(door, id, episodes);
+    return engine.remember(door, id, episodes, principal);
   }
 
   public RecallResult recall(Door door, SpaceId id, RecallQuery query) {

@@ -2,6 +2,7 @@ package dev.engram.core;
 
 import dev.engram.core.auth.AuditLog;
 import dev.engram.core.auth.Authorizer;
+import dev.engram.core.auth.Principal;
 import dev.engram.core.auth.TokenStore;
 import dev.engram.core.consolidate.AssociationSink;
 import dev.engram.core.consolidate.Consolidator;
@@ -363,9 +364,19 @@ public final class Engram implements AutoCloseable {
 
   /** As {@link #remember(SpaceId, List)}, for a call that came in through {@code door}. */
   public Acceptor.Remembered remember(Door door, SpaceId id, List<Episode> episodes) {
+    return remember(door, id, episodes, Principal.UNRESTRICTED);
+  }
+
+  /**
+   * As {@link #remember(Door, SpaceId, List)}, for {@code caller}, whose token's rate ({@code
+   * --token-rate}) the batch is taken from.
+   */
+  public Acceptor.Remembered remember(
+      Door door, SpaceId id, List<Episode> episodes, Principal caller) {
     refuseIfShuttingDown();
     config.limits().checkBatch(episodes.size());
-    return acceptor.remember(spaces.get(id), episodes, "r-" + UUID.randomUUID(), door);
+    return acceptor.remember(
+        spaces.get(id), episodes, "r-" + UUID.randomUUID(), door, sessions.quotas().bucket(caller));
   }
 
   public RecallResult recall(SpaceId id, RecallQuery query) {

@@ -196,19 +196,37 @@ public record EngramConfig(
 
     /** The largest message the server reads and the bound on a recall answer (bytes). */
     public Builder maxMessageBytes(int bytes) {
-      this.limits = new MessageLimits(bytes, limits.maxBatchSize(), limits.maxSpaces());
+      this.limits = limits.withMaxMessageBytes(bytes);
       return this;
     }
 
     /** The most episodes in one stream batch or one unary {@code Remember}. */
     public Builder maxBatchSize(int episodes) {
-      this.limits = new MessageLimits(limits.maxMessageBytes(), episodes, limits.maxSpaces());
+      this.limits = limits.withMaxBatchSize(episodes);
       return this;
     }
 
     /** The most memory spaces the server holds; creating one more is refused. */
     public Builder maxSpaces(int spaces) {
-      this.limits = new MessageLimits(limits.maxMessageBytes(), limits.maxBatchSize(), spaces);
+      this.limits = limits.withMaxSpaces(spaces);
+      return this;
+    }
+
+    /**
+     * The most streams open at once with one token (0: no limit); one more is refused. Applies only
+     * with authentication on.
+     */
+    public Builder maxStreamsPerToken(int streams) {
+      this.limits = limits.withMaxStreamsPerToken(streams);
+      return this;
+    }
+
+    /**
+     * The most observations per second one token may send, with a burst of one second's worth (0:
+     * no limit). Applies only with authentication on.
+     */
+    public Builder tokenRate(int perSecond) {
+      this.limits = limits.withTokenRate(perSecond);
       return this;
     }
 

@@ -19,7 +19,11 @@ public enum Limit {
   /** Episode metadata over its entry, key or value limits. */
   METADATA,
   /** One more space than {@code --max-spaces}. */
-  SPACES;
+  SPACES,
+  /** One more open stream with one token than {@code --max-streams-per-token}. */
+  STREAMS_PER_TOKEN,
+  /** Observations with one token faster than {@code --token-rate} per second. */
+  TOKEN_RATE;
 
   /** The metric label: the name in lower case. */
   public String label() {

@@ -12,8 +12,13 @@ import java.util.Map;
  *     writes (serialized bytes)
  * @param maxBatchSize the most episodes in one stream batch or one unary {@code Remember}
  * @param maxSpaces the most memory spaces the server holds ({@code --max-spaces})
+ * @param maxStreamsPerToken the most streams open at once with one token ({@code
+ *     --max-streams-per-token}); 0: no limit. Applies only with authentication on.
+ * @param tokenRate the most observations per second one token may send ({@code --token-rate}), a
+ *     token bucket holding one second's worth; 0: no limit. Applies only with authentication on.
  */
-public record MessageLimits(int maxMessageBytes, int maxBatchSize, int maxSpaces) {
+public record MessageLimits(
+    int maxMessageBytes, int maxBatchSize, int maxSpaces, int maxStreamsPerToken, int tokenRate) {
   /** gRPC's own default inbound limit, so a stock client reads every answer the server writes. */
   public static final int DEFAULT_MAX_MESSAGE_BYTES = 4 << 20;
 
@@ -22,6 +27,7 @@ public record MessageLimits(int maxMessageBytes, int maxBatchSize, int maxSpaces
   public static final int MAX_MESSAGE_BYTES = 1 << 30;
   public static final int MAX_BATCH_SIZE = 65_536;
   public static final int DEFAULT_MAX_SPACES = 10_000;
+  public static final int DEFAULT_MAX_STREAMS_PER_TOKEN = 64;
 
   /** Room kept for a response's own framing (session id, timestamps, counters). */
   private static final int RESPONSE_HEADROOM = 1024;
@@ -42,11 +48,50 @@ public record MessageLimits(int maxMessageBytes, int maxBatchSize, int maxSpaces
     if (maxSpaces < 1) {
       throw new IllegalArgumentException("maxSpaces must be at least 1, got " + maxSpaces);
     }
+    if (maxStreamsPerToken < 0) {
+      throw new IllegalArgumentException(
+          "maxStreamsPerToken must be 0 (no limit) or more, got " + maxStreamsPerToken);
+    }
+    if (tokenRate < 0) {
+      throw new IllegalArgumentException(
+          "tokenRate must be 0 (no limit) or more, got " + tokenRate);
+    }
   }
 
-  /** The default space limit. */
+  /** The default per-token limits. */
+  public MessageLimits(int maxMessageBytes, int maxBatchSize, int maxSpaces) {
+    this(maxMessageBytes, maxBatchSize, maxSpaces, DEFAULT_MAX_STREAMS_PER_TOKEN, 0);
+  }
+
+  /** The default space and per-token limits. */
   public MessageLimits(int maxMessageBytes, int maxBatchSize) {
     this(maxMessageBytes, maxBatchSize, DEFAULT_MAX_SPACES);
+  }
+
+  /** These limits with {@code maxMessageBytes} changed. */
+  public MessageLimits withMaxMessageBytes(int bytes) {
+    return new MessageLimits(bytes, maxBatchSize, maxSpaces, maxStreamsPerToken, tokenRate);
+  }
+
+  /** These limits with {@code maxBatchSize} changed. */
+  public MessageLimits withMaxBatchSize(int episodes) {
+    return new MessageLimits(maxMessageBytes, episodes, maxSpaces, maxStreamsPerToken, tokenRate);
+  }
+
+  /** These limits with {@code maxSpaces} changed. */
+  public MessageLimits withMaxSpaces(int spaces) {
+    return new MessageLimits(maxMessageBytes, maxBatchSize, spaces, maxStreamsPerToken, tokenRate);
+  }
+
+  /** These limits with {@code maxStreamsPerToken} changed (0: no limit). */
+  public MessageLimits withMaxStreamsPerToken(int streams) {
+    return new MessageLimits(maxMessageBytes, maxBatchSize, maxSpaces, streams, tokenRate);
+  }
+
+  /** These limits with {@code tokenRate} changed (observations per second; 0: no limit). */
+  public MessageLimits withTokenRate(int perSecond) {
+    return new MessageLimits(
+        maxMessageBytes, maxBatchSize, maxSpaces, maxStreamsPerToken, perSecond);
   }
 
   public static MessageLimits defaults() {

@@ -36,6 +36,7 @@ public enum StatusCode {
       case AlreadyExistsException ignored -> ALREADY_EXISTS;
       case OverloadedException ignored -> RESOURCE_EXHAUSTED;
       case TooManySpacesException ignored -> RESOURCE_EXHAUSTED;
+      case TooManyStreamsException ignored -> RESOURCE_EXHAUSTED;
       case UnavailableException ignored -> UNAVAILABLE;
       case UnauthenticatedException ignored -> UNAUTHENTICATED;
       case PermissionDeniedException ignored -> PERMISSION_DENIED;

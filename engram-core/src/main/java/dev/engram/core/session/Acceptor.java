@@ -1,5 +1,6 @@
 package dev.engram.core.session;
 
+import dev.engram.core.auth.TokenBucket;
 import dev.engram.core.ingest.EmbedStage;
 import dev.engram.core.ingest.IndexCallback;
 import dev.engram.core.ingest.IngestQueue;
@@ -8,6 +9,7 @@ import dev.engram.core.model.EpisodeValidator;
 import dev.engram.core.model.InvalidInputException;
 import dev.engram.core.model.LimitExceededException;
 import dev.engram.core.model.OverloadedException;
+import dev.engram.core.model.TokenRateExceededException;
 import dev.engram.core.space.Admission;
 import dev.engram.core.space.MemorySpace;
 import dev.engram.core.storage.Journal;
@@ -208,8 +210,19 @@ public final class Acceptor {
    */
   public Remembered remember(
       MemorySpace space, List<Episode> episodes, String idPrefix, Door door) {
+    return remember(space, episodes, idPrefix, door, TokenBucket.UNLIMITED);
+  }
+
+  /**
+   * As {@link #remember(MemorySpace, List, String, Door)}, taking the batch from {@code rate}, the
+   * caller's token's bucket, all or nothing.
+   *
+   * @throws TokenRateExceededException if the bucket does not hold the batch (nothing is stored)
+   */
+  public Remembered remember(
+      MemorySpace space, List<Episode> episodes, String idPrefix, Door door, TokenBucket rate) {
     try {
-      Remembered r = rememberAll(space, episodes, idPrefix, door);
+      Remembered r = rememberAll(space, episodes, idPrefix, door, rate);
       events.observations(door, Outcome.ACCEPTED, r.ids().size() - r.duplicates());
       events.observations(door, Outcome.DUPLICATE, r.duplicates());
       return r;
@@ -223,7 +236,7 @@ public final class Acceptor {
   }
 
   private Remembered rememberAll(
-      MemorySpace space, List<Episode> episodes, String idPrefix, Door door) {
+      MemorySpace space, List<Episode> episodes, String idPrefix, Door door, TokenBucket rate) {
     if (episodes.isEmpty()) {
       throw new InvalidInputException("episodes is empty: send at least one episode");
     }
@@ -239,9 +252,17 @@ public final class Acceptor {
             : new InvalidInputException(problem);
       }
     }
+    if (!rate.takeAll(valid.size())) {
+      throw new TokenRateExceededException(
+          ("this token's rate limit (--token-rate %d/s) is reached: %d observations need a pause;"
+                  + " retry later")
+              .formatted(rate.rate(), valid.size()),
+          rate.retryAfterMillis(valid.size()));
+    }
     int granted = queue.tryReserve(valid.size());
     if (granted < valid.size()) {
       queue.release(granted);
+      rate.giveBack(valid.size());
       throw new OverloadedException(
           "ingest queue is full (%d of %d); retry later".formatted(queue.depth(), queue.capacity()),
           queue.retryAfterMillis());

@@ -1,5 +1,6 @@
 package dev.engram.core.session;
 
+import dev.engram.core.auth.TokenBucket;
 import dev.engram.core.ingest.IndexCallback;
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.ingest.Watermark;
@@ -7,6 +8,7 @@ import dev.engram.core.model.Echo;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.InvalidInputException;
+import dev.engram.core.model.Limit;
 import dev.engram.core.model.LimitRefusal;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.RecallResult;
@@ -64,6 +66,7 @@ public final class Session implements IndexCallback {
   private long lastAckIndexed = -1;
   private long lastAckConsolidated = -1;
   private long drainDeadlineNanos = -1;
+  private long rateWaitUntilNanos; // 0: none
 
   private volatile SessionOutput output;
 
@@ -126,19 +129,28 @@ public final class Session implements IndexCallback {
 
   /** As {@link #observe(SessionOutput, long, List)}, counting the outcomes under {@code door}. */
   void observe(SessionOutput from, Door door, long firstSequence, List<Episode> episodes) {
+    observe(from, door, firstSequence, episodes, TokenBucket.UNLIMITED);
+  }
+
+  /**
+   * As {@link #observe(SessionOutput, Door, long, List)}, taking each new observation from {@code
+   * rate}, the stream's token's bucket: what it does not cover is asked again like an overload.
+   */
+  void observe(
+      SessionOutput from, Door door, long firstSequence, List<Episode> episodes, TokenBucket rate) {
     lock.lock();
     try {
       if (output != from) {
         return; // a stream this session was resumed away from: its frames no longer count
       }
-      sequence(door, firstSequence, episodes);
+      sequence(door, firstSequence, episodes, rate);
     } finally {
       lock.unlock();
     }
     requestMoreIfRoom(from);
   }
 
-  private void sequence(Door door, long firstSequence, List<Episode> episodes) {
+  private void sequence(Door door, long firstSequence, List<Episode> episodes, TokenBucket rate) {
     long arrived = manager.nanoTime();
     EngineEvents events = manager.events();
     if (firstSequence < 1) {
@@ -168,7 +180,10 @@ public final class Session implements IndexCallback {
     updateStatus();
     int seen = (int) (expected - firstSequence);
     List<Episode> unseen = episodes.subList(seen, episodes.size());
-    int granted = manager.queue().tryReserve(unseen.size());
+    // Room for what is new: the token's rate first, then the queue; what either lacks is resent.
+    int permitted = rate.take(unseen.size());
+    int granted = manager.queue().tryReserve(permitted);
+    rate.giveBack(permitted - granted);
     long first = expected;
     WriteSet writes = manager.acceptor().begin();
     boolean durable = false;
@@ -199,7 +214,11 @@ public final class Session implements IndexCallback {
     events.observations(door, Outcome.REJECTED, rejected);
     if (granted < unseen.size()) {
       events.observations(door, Outcome.REFUSED_OVERLOADED, unseen.size() - granted);
-      overloaded();
+      if (granted < permitted) {
+        overloaded();
+      } else {
+        rateLimited(door, rate, unseen.size() - granted);
+      }
     }
     sendAck();
     events.acked(door, manager.nanoTime() - arrived);
@@ -397,7 +416,7 @@ public final class Session implements IndexCallback {
         return;
       }
       updateStatus();
-      if (readingPaused && manager.queue().pressure() < IngestQueue.SOFT_LIMIT) {
+      if (readingPaused && manager.queue().pressure() < IngestQueue.SOFT_LIMIT && !rateWaiting()) {
         readingPaused = false;
         resumeReading = true;
       }
@@ -483,13 +502,43 @@ public final class Session implements IndexCallback {
     send(new Resend(expected, ResendReason.OVERLOADED, queue.retryAfterMillis()));
   }
 
+  /**
+   * The stream's token has no permits left for {@code refused} observations: the same signals as a
+   * full queue ({@code OVERLOADED}, then a {@code Resend} from the first refused number), waiting
+   * until the token's bucket holds them.
+   */
+  private void rateLimited(Door door, TokenBucket rate, int refused) {
+    manager.events().limitRefused(door, Limit.TOKEN_RATE);
+    int retryAfter = rate.retryAfterMillis(refused);
+    rateWaitUntilNanos = manager.nanoTime() + retryAfter * 1_000_000L;
+    if (state != StreamState.OVERLOADED) {
+      state = StreamState.OVERLOADED;
+      manager.events().stateChanged(state);
+      sendStatus(
+          status(
+              StreamState.OVERLOADED,
+              "this token's rate limit (--token-rate %d/s) is reached: resend after a pause"
+                  .formatted(rate.rate())));
+    }
+    readingPaused = true;
+    resendPendingFrom = expected;
+    send(new Resend(expected, ResendReason.OVERLOADED, retryAfter));
+  }
+
+  /** Whether a token rate wait told to the client is still running. */
+  private boolean rateWaiting() {
+    return rateWaitUntilNanos != 0 && manager.nanoTime() - rateWaitUntilNanos < 0;
+  }
+
   private void updateStatus() {
     float pressure = manager.queue().pressure();
     if (state == StreamState.ACTIVE && pressure >= IngestQueue.SOFT_LIMIT) {
       state = StreamState.BACKPRESSURE;
       manager.events().stateChanged(state);
       sendStatus(status(StreamState.BACKPRESSURE, "ingest queue is filling: slow down"));
-    } else if (state != StreamState.ACTIVE && pressure < IngestQueue.RESUME_LIMIT) {
+    } else if (state != StreamState.ACTIVE
+        && pressure < IngestQueue.RESUME_LIMIT
+        && !rateWaiting()) {
       state = StreamState.ACTIVE;
       manager.events().stateChanged(state);
       sendStatus(status(StreamState.ACTIVE, "ingest queue has room"));

@@ -1,6 +1,7 @@
 package dev.engram.core.session;
 
 import dev.engram.core.auth.Authorizer;
+import dev.engram.core.auth.TokenQuotas;
 import dev.engram.core.ingest.IngestQueue;
 import dev.engram.core.model.Echo;
 import dev.engram.core.model.MessageLimits;
@@ -47,6 +48,7 @@ public final class SessionManager implements AutoCloseable {
   private final IngestQueue queue;
   private final Acceptor acceptor;
   private final Recaller recaller;
+  private final TokenQuotas quotas;
   private final LongSupplier nanoClock;
   private final int maxRetained;
   private final int maxAttached;
@@ -92,6 +94,7 @@ public final class SessionManager implements AutoCloseable {
     this.maxAttached = maxAttached;
     this.drainTimeoutNanos = drainTimeoutNanos;
     this.limits = limits;
+    this.quotas = new TokenQuotas(limits, nanoClock);
     this.ticker =
         Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("engram-session-ticker").daemon().factory());
@@ -295,6 +298,11 @@ public final class SessionManager implements AutoCloseable {
 
   long nanoTime() {
     return nanoClock.getAsLong();
+  }
+
+  /** Each token's open streams and observation rate. */
+  public TokenQuotas quotas() {
+    return quotas;
   }
 
   MessageLimits limits() {

@@ -1,12 +1,16 @@
 package dev.engram.core.session;
 
 import dev.engram.core.auth.Authorizer;
+import dev.engram.core.auth.Principal;
 import dev.engram.core.auth.Right;
+import dev.engram.core.auth.TokenBucket;
+import dev.engram.core.auth.TokenQuotas;
 import dev.engram.core.model.Echo;
 import dev.engram.core.model.EngramException;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.InvalidInputException;
 import dev.engram.core.model.LimitExceededException;
+import dev.engram.core.model.LimitRefusal;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.StatusCode;
@@ -34,6 +38,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@code WRITE} (else the stream ends with {@code PERMISSION_DENIED}) and recalls {@code READ}
  * (else a {@code Rejection}). The token is checked again on every such frame (one HMAC), so a token
  * revoked or expired while its stream is open stops working at the stream's next frame.
+ *
+ * <p>Per-token limits ({@link TokenQuotas}): a stream holds one of its token's stream slots from
+ * init until it ends, however it ends (close, error, cancel, resumed on another stream), and its
+ * observations are taken from its token's rate bucket.
  */
 public final class StreamConnection {
   private final SessionManager manager;
@@ -42,6 +50,7 @@ public final class StreamConnection {
   private final Authorizer auth; // null: no checks (in-process streams)
   private final String transportAuthorization; // null: the transport carried none
   private String credential; // the token this stream uses, chosen at init
+  private TokenBucket rate = TokenBucket.UNLIMITED; // the token's, chosen at init
   private volatile Session session;
   private boolean ended;
 
@@ -87,10 +96,16 @@ public final class StreamConnection {
             transportAuthorization == null || transportAuthorization.isBlank()
                 ? initAuthorization
                 : transportAuthorization;
-        auth.requireAny(auth.principal(credential), SpaceId.of(spaceId));
+        Principal principal = auth.principal(credential);
+        auth.requireAny(principal, SpaceId.of(spaceId));
+        output.hold(manager.quotas().openStream(principal));
+        rate = manager.quotas().bucket(principal);
       }
       session = manager.open(spaceId, resumeSessionId, output);
     } catch (EngramException e) {
+      if (e instanceof LimitRefusal refusal) {
+        manager.events().limitRefused(door, refusal.limit());
+      }
       fail(StatusCode.of(e), e.getMessage());
     }
   }
@@ -124,7 +139,7 @@ public final class StreamConnection {
       fail(StatusCode.of(e), e.getMessage());
       return;
     }
-    s.observe(output, door, firstSequence, episodes);
+    s.observe(output, door, firstSequence, episodes, rate);
   }
 
   /** A recall request on the stream; it may search only the stream's space. */
@@ -254,6 +269,7 @@ public final class StreamConnection {
     private final Door door;
     private final EngineEvents events;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile TokenQuotas.StreamSlot slot = TokenQuotas.StreamSlot.NONE;
 
     MeteredOutput(SessionOutput transport, Door door, EngineEvents events) {
       this.transport = transport;
@@ -285,8 +301,17 @@ public final class StreamConnection {
       transport.end(error);
     }
 
+    /** The stream holds one of its token's stream slots until it ends. */
+    void hold(TokenQuotas.StreamSlot held) {
+      slot = held;
+      if (closed.get()) {
+        held.release(); // ended meanwhile
+      }
+    }
+
     void closed() {
       if (closed.compareAndSet(false, true)) {
+        slot.release();
         events.streamClosed(door);
       }
     }

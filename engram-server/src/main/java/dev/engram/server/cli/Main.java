@@ -36,6 +36,7 @@ public final class Main {
                           [--fsync always|interval|never] [--snapshot-interval SECONDS]
                           [--queue-capacity N] [--workers N] [--max-message-bytes N]
                           [--consolidation on|off] [--max-spaces N]
+                          [--max-streams-per-token N] [--token-rate N]
                           [--auth on|off] [--admin-token-file PATH]
                           [--bind ADDR] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
                           [--allow-plaintext]
@@ -65,6 +66,12 @@ public final class Main {
                              consolidated_through watermark; off: ASSOCIATIVE recall uses seeds only
         --max-spaces N       most memory spaces the server holds (default 10000); one more is
                              refused with RESOURCE_EXHAUSTED / HTTP 429
+        --max-streams-per-token N  most streams open at once with one token (default 64; 0: no
+                             limit); one more ends with RESOURCE_EXHAUSTED. Needs --auth on
+        --token-rate N       most observations per second per token, burst of one second's worth
+                             (default 0: no limit); a stream is told OVERLOADED and to resend after
+                             retry_after_ms, unary/REST get RESOURCE_EXHAUSTED / 429 with retry
+                             info. Needs --auth on
         --bind ADDR          address both doors listen on (default 127.0.0.1; 0.0.0.0 = every
                              interface, which needs TLS or --allow-plaintext)
         --tls-cert FILE      PEM certificate chain (leaf first): gRPC and HTTP speak only TLS
@@ -263,6 +270,9 @@ public final class Main {
                         throw new IllegalArgumentException("--consolidation takes on or off");
                   });
           case "--max-spaces" -> engine.maxSpaces(intValue(option, rest, 1, 100_000_000));
+          case "--max-streams-per-token" ->
+              engine.maxStreamsPerToken(intValue(option, rest, 0, 1_000_000));
+          case "--token-rate" -> engine.tokenRate(intValue(option, rest, 0, 1_000_000_000));
           case "--bind" -> bind = value(option, rest);
           case "--tls-cert" -> tlsCert = Path.of(value(option, rest));
           case "--tls-key" -> tlsKey = Path.of(value(option, rest));

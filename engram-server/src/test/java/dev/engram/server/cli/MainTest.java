@@ -112,6 +112,22 @@ class MainTest {
   }
 
   @Test
+  void parse_perTokenLimits() {
+    var defaults = Main.ServeOptions.parse(List.of()).engineConfig().limits();
+    assertThat(defaults.maxStreamsPerToken()).isEqualTo(64);
+    assertThat(defaults.tokenRate()).isZero();
+    var set =
+        Main.ServeOptions.parse(List.of("--max-streams-per-token", "0", "--token-rate", "500"))
+            .engineConfig()
+            .limits();
+    assertThat(set.maxStreamsPerToken()).isZero();
+    assertThat(set.tokenRate()).isEqualTo(500);
+    assertThat(Main.USAGE).contains("--max-streams-per-token N").contains("--token-rate N");
+    assertThatThrownBy(() -> Main.ServeOptions.parse(List.of("--token-rate", "-1")))
+        .hasMessageContaining("--token-rate must be 0-1000000000, got -1");
+  }
+
+  @Test
   void parse_httpPort_defaultOffAndFree() {
     assertThat(Main.ServeOptions.parse(List.of()).httpPort()).isEqualTo(7432);
     assertThat(Main.ServeOptions.parse(List.of("--http-port", "0")).httpPort()).isZero();
