@@ -16,6 +16,7 @@ import dev.engram.proto.v1.Metric;
 import dev.engram.proto.v1.RecallMode;
 import dev.engram.proto.v1.RecallRequest;
 import dev.engram.proto.v1.RecallResponse;
+import dev.engram.server.AccessOptions;
 import dev.engram.server.EngramServer;
 import dev.engram.server.http.HttpOptions;
 import dev.engram.server.metrics.EngramMetrics;
@@ -103,6 +104,9 @@ public final class LoadBench {
     return runWith(o, o.consolidation());
   }
 
+  /** The in-process server's admin token under {@code --auth on} (a fresh data directory). */
+  private static final String BENCH_ADMIN_TOKEN = "bench-admin-token-0123456789abcdef";
+
   /** One run of the scenario, on a fresh in-process server with consolidation on or off. */
   private static int runWith(LoadOptions o, String consolidation) throws Exception {
     EngramServer server = null;
@@ -129,6 +133,10 @@ public final class LoadBench {
         listen = listen.withTls(pair.cert(), pair.key());
         trust = pair.cert();
       }
+      if (o.auth() && (o.door().equals("ws") || o.scenario().equals("recall"))) {
+        throw new IllegalArgumentException(
+            "--auth on measures the gRPC door: use it without --door ws and not with recall");
+      }
       server =
           EngramServer.start(
               0,
@@ -136,7 +144,8 @@ public final class LoadBench {
               listen,
               StorageConfig.of(dataDir),
               config.build(),
-              o.metrics() ? EngramMetrics.prometheus() : EngramMetrics.noop());
+              o.metrics() ? EngramMetrics.prometheus() : EngramMetrics.noop(),
+              o.auth() ? new AccessOptions(true, BENCH_ADMIN_TOKEN) : AccessOptions.OPEN);
       target = (o.tls() ? "localhost:" : "127.0.0.1:") + server.grpcPort();
     }
     String httpTarget =
@@ -160,6 +169,9 @@ public final class LoadBench {
     EngramClient.Builder clientBuilder = EngramClient.builder().target(target);
     if (trust != null) {
       clientBuilder.tls(trust);
+    }
+    if (server != null && o.auth()) {
+      clientBuilder.token(BENCH_ADMIN_TOKEN);
     }
     try (EngramClient client = clientBuilder.build()) {
       LoadBench bench = new LoadBench(o, client, server, httpTarget);

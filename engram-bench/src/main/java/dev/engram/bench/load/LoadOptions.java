@@ -30,6 +30,7 @@ import java.time.Duration;
  * @param consolidation the in-process server's consolidation worker: on, off, or compare (the
  *     scenario runs four times on fresh servers, off / on / off / on)
  * @param tls the in-process server's gRPC and HTTP doors speak TLS (a fresh self-signed pair)
+ * @param auth the in-process server requires tokens and the SDK sends its admin token (gRPC door)
  */
 record LoadOptions(
     String scenario,
@@ -52,7 +53,8 @@ record LoadOptions(
     long seed,
     boolean metrics,
     String consolidation,
-    boolean tls) {
+    boolean tls,
+    boolean auth) {
 
   static final String USAGE =
       """
@@ -89,6 +91,8 @@ record LoadOptions(
                               to measure what metrics cost
         --tls on|off          in-process server: TLS on both doors with a fresh self-signed pair
                               (default off), to measure what TLS costs (gRPC door)
+        --auth on|off         in-process server: tokens required, the SDK sends the admin token
+                              (default off), to measure what authentication costs (gRPC door only)
         --workers N           in-process server: index workers (default: one per core)
         --consolidation on|off|compare  in-process server: the consolidation worker (default on);
                               compare runs the scenario four times on fresh servers: off, on,
@@ -129,6 +133,7 @@ record LoadOptions(
     boolean metrics = true;
     String consolidation = "on";
     boolean tls = false;
+    boolean auth = false;
     for (int i = 1; i < args.length; i++) {
       String flag = args[i];
       if (i + 1 >= args.length) {
@@ -186,6 +191,14 @@ record LoadOptions(
                   default ->
                       throw new IllegalArgumentException("--tls must be on or off, got " + v);
                 };
+        case "--auth" ->
+            auth =
+                switch (v) {
+                  case "on" -> true;
+                  case "off" -> false;
+                  default ->
+                      throw new IllegalArgumentException("--auth must be on or off, got " + v);
+                };
         default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
       }
     }
@@ -210,7 +223,8 @@ record LoadOptions(
         seed,
         metrics,
         consolidation,
-        tls);
+        tls,
+        auth);
   }
 
   private static int positive(String flag, String v, int max) {
