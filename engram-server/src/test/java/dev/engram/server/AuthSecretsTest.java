@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.engram.proto.v1.GetSpaceRequest;
 import dev.engram.proto.v1.MemoryServiceGrpc;
 import dev.engram.server.grpc.AuthInterceptor;
+import dev.engram.server.tls.SelfSignedCert;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.StatusRuntimeException;
@@ -116,6 +117,35 @@ class AuthSecretsTest {
       String secretPart = s.contains(".") ? s.substring(s.indexOf('.') + 1) : s;
       assertThat(everything).as("a token secret").doesNotContain(secretPart);
     }
+  }
+
+  @Test
+  void tlsPrivateKey_neverAppearsInWhatTheServerPrints() throws Exception {
+    SelfSignedCert.Pair pair =
+        SelfSignedCert.write(tmp.resolve("tls"), SelfSignedCert.DEFAULT_HOSTS);
+    Files.createDirectories(tmp.resolve("tls-run"));
+    ServerProcess server =
+        ServerProcess.start(
+            tmp.resolve("tls-data"),
+            tmp.resolve("tls-run").resolve("stderr.log"),
+            "512m",
+            "--tls-cert",
+            pair.cert().toString(),
+            "--tls-key",
+            pair.key().toString(),
+            "--fsync",
+            "never");
+    server.stop();
+    String printed = server.stdout() + server.stderr();
+    List<String> keyLines =
+        Files.readAllLines(pair.key()).stream()
+            .filter(l -> !l.startsWith("-----") && l.length() >= 16)
+            .toList();
+    assertThat(keyLines).isNotEmpty();
+    for (String line : keyLines) {
+      assertThat(printed).as("a line of the TLS private key").doesNotContain(line);
+    }
+    assertThat(printed).doesNotContain("PRIVATE KEY");
   }
 
   private String grpcFailure(int port, String token) {
