@@ -185,9 +185,23 @@ class TokenLimitsTest {
 
     // Unary: once the bucket is full, a call larger than it goes through and leaves it in debt
     // (4 s of it); the next calls wait, told how long.
-    Thread.sleep(1100);
+    // The stream above may have left the bucket short: ask until the server takes the big call,
+    // waiting each time as long as its refusal says (no fixed sleep).
     var writer = MemoryServiceGrpc.newBlockingStub(channel);
-    assertThat(writer.remember(batch("u", 5 * RATE, random)).getIdsCount()).isEqualTo(5 * RATE);
+    List<?> big = null;
+    int waits = 0;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (big == null) {
+      try {
+        big = writer.remember(batch("u", 5 * RATE, random)).getIdsList();
+      } catch (StatusRuntimeException e) {
+        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+        assertThat(System.nanoTime()).as("bucket never refilled").isLessThan(deadline);
+        waits++;
+        Thread.sleep(Integer.parseInt(e.getTrailers().get(MemoryServiceImpl.RETRY_AFTER_MS)));
+      }
+    }
+    assertThat(big).hasSize(5 * RATE);
     StatusRuntimeException refused =
         (StatusRuntimeException)
             org.assertj.core.api.Assertions.catchThrowable(
@@ -213,7 +227,7 @@ class TokenLimitsTest {
     assertThat(rest.statusCode()).isEqualTo(429);
     assertThat(rest.headers().firstValue("Retry-After")).isPresent();
     assertThat(rest.body()).contains("RESOURCE_EXHAUSTED").contains("--token-rate 50/s");
-    assertThat(refusals("token_rate") - before).isEqualTo(resends + 2);
+    assertThat(refusals("token_rate") - before).isEqualTo(resends + waits + 2);
     assertThat(
             admin
                 .getSpace(GetSpaceRequest.newBuilder().setMemorySpaceId("rate").build())
