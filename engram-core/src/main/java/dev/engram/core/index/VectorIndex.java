@@ -57,6 +57,14 @@ public interface VectorIndex {
    */
   List<SearchHit> search(float[] query, int k, int ef, float minScore, IntPredicate filter);
 
+  /**
+   * A copy of the vector stored under {@code ordinal}, or null if it is absent (never added, its
+   * add not completed, or removed). For {@link Metric#COSINE} this is the unit vector the index
+   * ranks by. The index is the one place an indexed episode's vector lives: the engine reads it
+   * back from here (recall with embeddings, consolidation) instead of keeping a second copy.
+   */
+  float[] vector(int ordinal);
+
   /** Number of vectors present (added and not removed). */
   int size();
 

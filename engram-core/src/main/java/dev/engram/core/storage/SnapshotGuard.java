@@ -110,6 +110,11 @@ final class SnapshotGuard implements VectorIndex {
   }
 
   @Override
+  public float[] vector(int ordinal) {
+    return delegate.vector(ordinal);
+  }
+
+  @Override
   public int size() {
     return delegate.size();
   }

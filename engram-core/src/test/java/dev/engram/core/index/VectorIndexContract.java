@@ -251,4 +251,28 @@ abstract class VectorIndexContract {
     assertThat(hits.get(0).score()).isCloseTo(1f, org.assertj.core.data.Offset.offset(1e-6f));
     assertThat(hits.get(1).score()).isCloseTo(0f, org.assertj.core.data.Offset.offset(1e-6f));
   }
+
+  @ParameterizedTest
+  @EnumSource(Metric.class)
+  void vector_storedCopy_absentOrRemovedIsNull(Metric metric) {
+    float[][] data = prepare(randomVectors(5, DIM, 11), metric);
+    VectorIndex index = filled(metric, data);
+    float[] read = index.vector(2);
+    assertThat(read).containsExactly(data[2], org.assertj.core.data.Offset.offset(1e-6f));
+    read[0] = 42f;
+    assertThat(index.vector(2)[0]).isNotEqualTo(42f); // a copy, not the stored array
+    assertThat(index.vector(7)).isNull();
+    assertThat(index.vector(-1)).isNull();
+    index.remove(2);
+    assertThat(index.vector(2)).isNull();
+  }
+
+  @Test
+  void vector_cosine_isTheStoredUnitVector() {
+    VectorIndex index = create(4, Metric.COSINE);
+    index.add(0, new float[] {3, 0, 4, 0});
+    assertThat(index.vector(0))
+        .containsExactly(
+            new float[] {0.6f, 0, 0.8f, 0}, org.assertj.core.data.Offset.offset(1e-6f));
+  }
 }
