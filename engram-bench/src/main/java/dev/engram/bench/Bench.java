@@ -41,6 +41,7 @@ public final class Bench {
       case "quality" -> System.exit(QualityBench.run(rest));
       case "embed" -> System.exit(EmbedBench.run(rest));
       case "text" -> TextBench.main(rest);
+      case "memory" -> dev.engram.bench.memory.MemoryBench.main(rest);
       default -> {
         System.err.println("bench: unknown benchmark '" + args[0] + "'");
         usage();
