@@ -4,6 +4,7 @@ import dev.engram.core.index.SearchHit;
 import dev.engram.core.index.VectorMath;
 import dev.engram.core.ingest.IndexCallback;
 import dev.engram.core.model.Episode;
+import dev.engram.core.space.EpisodeHead;
 import dev.engram.core.space.MemorySpace;
 import java.lang.System.Logger.Level;
 import java.time.InstantSource;
@@ -327,15 +328,15 @@ public final class Consolidator implements AutoCloseable {
       if (hit.ordinal() == ordinal) {
         continue;
       }
-      Episode other = space.episodeAt(hit.ordinal());
+      float[] other = space.vector(hit.ordinal());
       Associations.Node node = graph.node(hit.ordinal());
       if (other == null || node == null) {
         continue; // gone, or not consolidated yet (it links to this one when it is)
       }
-      float cosine = cosine(episode.embedding(), other.embedding());
+      float cosine = cosine(episode.embedding(), other);
       if (first
           && cosine >= config.duplicateCosine()
-          && nearIdentical(episode.content(), other.content())) {
+          && nearIdentical(episode.content(), contentOf(space, hit.ordinal()))) {
         int into = node.mergedInto() >= 0 ? node.mergedInto() : hit.ordinal();
         if (graph.merge(ordinal, into, now)) {
           space.unindex(ordinal);
@@ -388,9 +389,9 @@ public final class Consolidator implements AutoCloseable {
       Associations graph = space.associations();
       for (int ordinal : space.ordinals()) {
         Associations.Node node = graph.node(ordinal);
-        Episode e = space.episodeAt(ordinal);
+        EpisodeHead e = space.head(ordinal);
         if (node != null && node.mergedInto() < 0 && e != null) {
-          timeline.add(new TimeKey(e.observedAt().toEpochMilli(), ordinal));
+          timeline.add(new TimeKey(e.observedMillis(), ordinal));
         }
       }
       timelines.put(space, timeline);
@@ -406,6 +407,12 @@ public final class Consolidator implements AutoCloseable {
       return 0f;
     }
     return (float) (ab / Math.sqrt((double) aa * bb));
+  }
+
+  /** The content of the episode under {@code ordinal} (read back from its payload), or "". */
+  private static String contentOf(MemorySpace space, int ordinal) {
+    Episode e = space.episodeAt(ordinal);
+    return e == null ? "" : e.content();
   }
 
   /**

@@ -6,6 +6,7 @@ import dev.engram.core.model.Cue;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.Explanation;
 import dev.engram.core.model.Memory;
+import dev.engram.core.space.EpisodeHead;
 import dev.engram.core.space.MemorySpace;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -43,7 +44,7 @@ final class AssociativeRanker {
 
   private static final class Candidate {
     final int ordinal;
-    final Episode episode;
+    final EpisodeHead episode;
     int seedRank;
     float seedScore;
     float activation;
@@ -52,7 +53,7 @@ final class AssociativeRanker {
     float recency;
     float score;
 
-    Candidate(int ordinal, Episode episode) {
+    Candidate(int ordinal, EpisodeHead episode) {
       this.ordinal = ordinal;
       this.episode = episode;
     }
@@ -86,7 +87,7 @@ final class AssociativeRanker {
     for (SearchHit hit : seeds(space, cue, accept)) {
       rank++;
       int ordinal = canonical(graph, hit.ordinal());
-      Episode episode = space.episodeAt(ordinal);
+      EpisodeHead episode = space.head(ordinal);
       if (episode == null) {
         continue;
       }
@@ -119,7 +120,7 @@ final class AssociativeRanker {
           float spread = from.activation * node.weights()[i] * HOP_DECAY;
           Candidate c = candidates.get(to);
           if (c == null) {
-            Episode episode = space.episodeAt(to);
+            EpisodeHead episode = space.head(to);
             if (episode == null || !accept.test(to)) {
               continue; // forgotten, or outside the cue's filter
             }
@@ -138,12 +139,12 @@ final class AssociativeRanker {
     }
     long newest = Long.MIN_VALUE;
     for (Candidate c : candidates.values()) {
-      newest = Math.max(newest, c.episode.observedAt().toEpochMilli());
+      newest = Math.max(newest, c.episode.observedMillis());
     }
     List<Candidate> ranked = new ArrayList<>(candidates.values());
     for (Candidate c : ranked) {
       c.confidence = graph.confidence(c.ordinal, nowMillis, c.episode.confidence());
-      double ageDays = (newest - c.episode.observedAt().toEpochMilli()) / DAY_MILLIS;
+      double ageDays = (newest - c.episode.observedMillis()) / DAY_MILLIS;
       c.recency = (float) (1.0 / (1.0 + ageDays));
       c.score = c.activation * (0.7f + 0.3f * c.confidence) + 0.05f * c.recency;
     }
@@ -154,10 +155,17 @@ final class AssociativeRanker {
         });
     int n = Math.min(cue.k(), ranked.size());
     List<Memory> out = new ArrayList<>(n);
-    for (Candidate c : ranked.subList(0, n)) {
+    for (Candidate c : ranked) {
+      if (out.size() == n) {
+        break;
+      }
+      Episode episode = space.episodeAt(c.ordinal); // the payload, for the k it returns
+      if (episode == null) {
+        continue; // forgotten during the recall
+      }
       out.add(
           new Memory(
-              c.episode,
+              episode,
               c.score,
               c.confidence,
               new Explanation(
@@ -207,7 +215,7 @@ final class AssociativeRanker {
     }
     List<String> ids = new ArrayList<>(node.aliases().length);
     for (int alias : node.aliases()) {
-      Episode e = space.episodeAt(alias);
+      EpisodeHead e = space.head(alias);
       if (e != null) {
         ids.add(e.id());
       }

@@ -9,7 +9,9 @@ import java.util.function.IntPredicate;
 
 /**
  * Accepted episodes that no index worker has inserted yet, searched by exact scan so that an
- * acknowledged episode is recallable at once. Its size is bounded by the admission queue.
+ * acknowledged episode is recallable at once. Its size is bounded by the admission queue. It holds
+ * the accepted vector itself (no copy): the index worker passes that array to the index, which
+ * copies it into its storage, and the segment then drops it, so each vector lives in one place.
  *
  * <p>Concurrency: a {@link ConcurrentHashMap} from ordinal to vector; acceptors add, workers
  * remove, recalls scan a weakly consistent view. An episode is removed only after it is in the
@@ -26,6 +28,11 @@ final class FreshSegment {
 
   void add(int ordinal, float[] vector) {
     vectors.put(ordinal, vector);
+  }
+
+  /** The vector waiting under {@code ordinal} (the array itself, not a copy), or null. */
+  float[] get(int ordinal) {
+    return vectors.get(ordinal);
   }
 
   void remove(int ordinal) {

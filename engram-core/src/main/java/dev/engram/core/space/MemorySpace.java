@@ -18,6 +18,7 @@ import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
@@ -41,6 +42,14 @@ import java.util.function.IntPredicate;
  * <p>Quarantine: an episode whose indexing failed twice stays stored (readable by id, its id taken)
  * but leaves the fresh segment and the index for good: {@link #quarantine}, {@link #quarantined}.
  *
+ * <p>Memory: one copy of each vector, and no payloads on the heap. Per stored episode the space
+ * keeps an {@link EpisodeHead} (id, observed_at, confidence) and the id's entry in the id map. The
+ * vector is in the fresh segment until it is indexed, then only in the index ({@link
+ * VectorIndex#vector} reads it back; for cosine spaces that is the unit vector the validator
+ * stored). Content and metadata are in {@link Payloads}: the store's record behind a bounded cache
+ * when there is a store, a map otherwise. A quarantined or merged episode, which leaves the index,
+ * keeps its vector in a small side map so that it still reads back whole.
+ *
  * <p>Concurrency: lock-free. Ordinals come from an atomic counter; the id map's {@code putIfAbsent}
  * decides which of two concurrent admissions of one id wins, so an id is never stored twice. Forget
  * and index may race: each removes from the index after its own write, so a forgotten episode never
@@ -54,7 +63,10 @@ public final class MemorySpace {
   private final FreshSegment fresh;
   private final TextIndex text;
   private final ConcurrentHashMap<String, Integer> ordinalsById = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<Integer, Episode> episodes = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<Integer, EpisodeHead> episodes = new ConcurrentHashMap<>();
+  private final Payloads payloads;
+  // vectors of stored episodes that left the index for good (quarantined, merged): the only copy
+  private final ConcurrentHashMap<Integer, float[]> parked = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<Integer, String> quarantined = new ConcurrentHashMap<>();
   private final AtomicInteger nextOrdinal = new AtomicInteger();
   private final Associations associations;
@@ -76,6 +88,22 @@ public final class MemorySpace {
    * @param textRefresh runs the text index's background refreshes
    */
   public MemorySpace(SpaceConfig config, VectorIndex index, int efSearch, Executor textRefresh) {
+    this(config, index, efSearch, textRefresh, Payloads.onHeap());
+  }
+
+  /**
+   * @param config the space's definition
+   * @param index an empty index of the space's dimension and metric
+   * @param efSearch the index search width used for recalls (raised to k when k is larger)
+   * @param textRefresh runs the text index's background refreshes
+   * @param payloads where the episodes' content and metadata are kept
+   */
+  public MemorySpace(
+      SpaceConfig config,
+      VectorIndex index,
+      int efSearch,
+      Executor textRefresh,
+      Payloads payloads) {
     if (index.dimension() != config.dimension() || index.metric() != config.metric()) {
       throw new IllegalArgumentException(
           "index (%d, %s) does not match space %s"
@@ -87,6 +115,7 @@ public final class MemorySpace {
     this.fresh = new FreshSegment(config.metric());
     this.associations = new Associations(config.halfLife());
     this.text = new TextIndex(textRefresh);
+    this.payloads = payloads;
   }
 
   /** The space's association graph and memory strengths (built by consolidation). */
@@ -145,7 +174,8 @@ public final class MemorySpace {
    * id was forgotten while it was reserved, it stays invisible.
    */
   public void publish(int ordinal, Episode episode) {
-    episodes.put(ordinal, episode);
+    payloads.stored(ordinal, episode);
+    episodes.put(ordinal, EpisodeHead.of(episode));
     if (episode.embedding().length > 0) {
       fresh.add(ordinal, episode.embedding()); // a text-only one waits for embedded()
     }
@@ -155,6 +185,7 @@ public final class MemorySpace {
       episodes.remove(ordinal); // forgotten while its write was in flight
       fresh.remove(ordinal);
       text.remove(ordinal);
+      payloads.removed(ordinal);
     }
   }
 
@@ -169,7 +200,8 @@ public final class MemorySpace {
    */
   public void restore(int ordinal, Episode episode, boolean indexed) {
     ordinalsById.put(episode.id(), ordinal);
-    episodes.put(ordinal, episode);
+    payloads.stored(ordinal, episode);
+    episodes.put(ordinal, EpisodeHead.of(episode));
     nextOrdinal.accumulateAndGet(ordinal + 1, Math::max);
     if (!indexed && episode.embedding().length > 0) {
       fresh.add(ordinal, episode.embedding());
@@ -189,11 +221,11 @@ public final class MemorySpace {
    * @return false if it was forgotten (or quarantined) meanwhile; then nothing changes
    */
   public boolean embedded(int ordinal, Episode episode) {
-    Episode stored = episodes.get(ordinal);
-    if (stored == null || quarantined.containsKey(ordinal) || stored.embedding().length > 0) {
+    EpisodeHead stored = episodes.get(ordinal);
+    if (stored == null || quarantined.containsKey(ordinal) || stored.embedded()) {
       return false;
     }
-    if (!episodes.replace(ordinal, stored, episode)) {
+    if (!episodes.replace(ordinal, stored, stored.withVector())) {
       return false; // forgotten meanwhile
     }
     fresh.add(ordinal, episode.embedding());
@@ -206,8 +238,8 @@ public final class MemorySpace {
 
   /** Whether the episode under {@code ordinal} is stored and still waits for its embedding. */
   public boolean awaitsEmbedding(int ordinal) {
-    Episode stored = episodes.get(ordinal);
-    return stored != null && stored.embedding().length == 0 && !quarantined.containsKey(ordinal);
+    EpisodeHead stored = episodes.get(ordinal);
+    return stored != null && !stored.embedded() && !quarantined.containsKey(ordinal);
   }
 
   /** Recovery: the ordinals of stored text-only episodes that have no vector yet, ascending. */
@@ -215,7 +247,7 @@ public final class MemorySpace {
     List<Integer> out = new ArrayList<>();
     episodes.forEach(
         (ordinal, e) -> {
-          if (e.embedding().length == 0 && !quarantined.containsKey(ordinal)) {
+          if (!e.embedded() && !quarantined.containsKey(ordinal)) {
             out.add(ordinal);
           }
         });
@@ -235,15 +267,19 @@ public final class MemorySpace {
    * the index, so the supervisor's retry inserts it again instead of skipping it.
    */
   public void index(int ordinal) {
-    Episode episode = episodes.get(ordinal);
+    EpisodeHead episode = episodes.get(ordinal);
     if (episode == null || quarantined.containsKey(ordinal) || isMerged(ordinal)) {
       return; // forgotten, dropped, quarantined or merged before it was indexed
     }
-    if (episode.embedding().length == 0) {
+    if (!episode.embedded()) {
       return; // text only and not embedded yet: the embed stage indexes it once it is
     }
     if (!index.contains(ordinal)) {
-      index.add(ordinal, episode.embedding());
+      float[] vector = fresh.get(ordinal);
+      if (vector == null) {
+        return; // left the fresh segment meanwhile (forgotten, quarantined or merged)
+      }
+      index.add(ordinal, vector); // the index copies it; the fresh segment drops it below
     }
     fresh.remove(ordinal);
     if (!episodes.containsKey(ordinal)) {
@@ -255,10 +291,12 @@ public final class MemorySpace {
    * Removes an admitted episode entirely (its write failed): it is no longer stored or recallable.
    */
   public void drop(int ordinal) {
-    Episode episode = episodes.remove(ordinal);
+    EpisodeHead episode = episodes.remove(ordinal);
     if (episode != null) {
       ordinalsById.remove(episode.id(), ordinal);
     }
+    payloads.removed(ordinal);
+    parked.remove(ordinal);
     quarantined.remove(ordinal);
     fresh.remove(ordinal);
     text.remove(ordinal);
@@ -276,14 +314,36 @@ public final class MemorySpace {
       return false;
     }
     quarantined.put(ordinal, reason);
+    park(ordinal);
     fresh.remove(ordinal);
     text.remove(ordinal);
     index.remove(ordinal);
     if (!episodes.containsKey(ordinal)) {
       quarantined.remove(ordinal); // forgotten while we quarantined it
+      parked.remove(ordinal);
       return false;
     }
     return true;
+  }
+
+  /**
+   * Recovery only: puts back a stored episode that is quarantined (out of the index for good), with
+   * its vector kept aside so that it still reads back whole.
+   */
+  public void restoreQuarantined(int ordinal, Episode episode, String reason) {
+    restore(ordinal, episode, true);
+    if (episode.embedding().length > 0) {
+      parked.put(ordinal, episode.embedding());
+    }
+    quarantine(ordinal, reason);
+  }
+
+  /** Keeps the vector of an episode that is leaving the index for good, before it leaves. */
+  private void park(int ordinal) {
+    float[] vector = vector(ordinal);
+    if (vector != null) {
+      parked.putIfAbsent(ordinal, vector);
+    }
   }
 
   /**
@@ -292,8 +352,12 @@ public final class MemorySpace {
    * alias of the memory it was merged into.
    */
   public void unindex(int ordinal) {
+    park(ordinal);
     fresh.remove(ordinal);
     index.remove(ordinal);
+    if (!episodes.containsKey(ordinal)) {
+      parked.remove(ordinal); // forgotten meanwhile
+    }
   }
 
   private boolean isMerged(int ordinal) {
@@ -301,9 +365,60 @@ public final class MemorySpace {
     return node != null && node.mergedInto() >= 0;
   }
 
-  /** The stored episode under {@code ordinal}, or null. */
+  /**
+   * The stored episode under {@code ordinal}, whole (vector from the fresh segment or the index,
+   * content and metadata from {@link Payloads}), or null. This reads the payload (a cache or the
+   * store) and copies the vector: callers that need only the id, time or confidence use {@link
+   * #head}.
+   */
   public Episode episodeAt(int ordinal) {
+    EpisodeHead head = episodes.get(ordinal);
+    return head == null ? null : whole(ordinal, head);
+  }
+
+  /** What the space keeps on the heap for the episode under {@code ordinal}, or null. */
+  public EpisodeHead head(int ordinal) {
     return episodes.get(ordinal);
+  }
+
+  /** Whether an episode is stored under {@code ordinal}. */
+  public boolean isStored(int ordinal) {
+    return episodes.containsKey(ordinal);
+  }
+
+  /**
+   * A copy of the vector of the episode under {@code ordinal} (unit length in a cosine space), or
+   * null if it has none (forgotten, or text only and not embedded yet).
+   */
+  public float[] vector(int ordinal) {
+    // The fresh segment first: an episode leaves it only after it is in the index.
+    float[] waiting = fresh.get(ordinal);
+    if (waiting != null) {
+      return waiting.clone();
+    }
+    float[] indexed = index.vector(ordinal);
+    if (indexed != null) {
+      return indexed;
+    }
+    float[] aside = parked.get(ordinal);
+    return aside == null ? null : aside.clone();
+  }
+
+  private static final float[] NO_VECTOR = new float[0];
+
+  private Episode whole(int ordinal, EpisodeHead head) {
+    Payload payload = payloads.read(ordinal, head.id());
+    if (payload == null) {
+      return null; // forgotten meanwhile
+    }
+    float[] vector = head.embedded() ? vector(ordinal) : null;
+    return new Episode(
+        head.id(),
+        vector == null ? NO_VECTOR : vector,
+        payload.content(),
+        head.observedAt(),
+        head.confidence(),
+        payload.metadata());
   }
 
   /** The ordinal of the stored episode with this id, or -1. */
@@ -345,7 +460,7 @@ public final class MemorySpace {
         .sorted(Comparator.comparing(e -> e.getKey()))
         .forEach(
             e -> {
-              Episode episode = episodes.get(e.getKey());
+              EpisodeHead episode = episodes.get(e.getKey());
               if (episode != null) {
                 out.add(new QuarantinedEpisode(episode.id(), e.getValue()));
               }
@@ -355,14 +470,14 @@ public final class MemorySpace {
 
   /** The id of the episode under {@code ordinal}, for logs; a placeholder if it is gone. */
   public String episodeId(int ordinal) {
-    Episode episode = episodes.get(ordinal);
+    EpisodeHead episode = episodes.get(ordinal);
     return episode == null ? "#" + ordinal : episode.id();
   }
 
   /** The stored episode with this id, if any. */
   public Episode get(String id) {
     Integer ordinal = ordinalsById.get(id);
-    return ordinal == null ? null : episodes.get(ordinal);
+    return ordinal == null ? null : episodeAt(ordinal);
   }
 
   /**
@@ -388,9 +503,25 @@ public final class MemorySpace {
     if (filter.isEmpty()) {
       return VectorIndex.ALL;
     }
+    boolean byMetadata = !filter.metadata().isEmpty();
     return ordinal -> {
-      Episode e = episodes.get(ordinal);
-      return e != null && filter.matches(e) && !quarantined.containsKey(ordinal);
+      EpisodeHead e = episodes.get(ordinal);
+      if (e == null || quarantined.containsKey(ordinal)) {
+        return false;
+      }
+      // Time first (on the heap); metadata needs the payload: a cache hit, or a store read.
+      Payload payload = byMetadata ? payloads.read(ordinal, e.id()) : null;
+      if (byMetadata && payload == null) {
+        return false; // forgotten meanwhile
+      }
+      return filter.matches(
+          new Episode(
+              e.id(),
+              NO_VECTOR,
+              "",
+              e.observedAt(),
+              e.confidence(),
+              payload == null ? Map.of() : payload.metadata()));
     };
   }
 
@@ -430,7 +561,7 @@ public final class MemorySpace {
 
   /** The memory for a search hit, or null if its episode was forgotten meanwhile. */
   public Memory memory(int ordinal, float score) {
-    Episode episode = episodes.get(ordinal);
+    Episode episode = episodeAt(ordinal);
     return episode == null ? null : new Memory(episode, score, episode.confidence());
   }
 
@@ -463,10 +594,19 @@ public final class MemorySpace {
     TopK top = new TopK(k, minScore);
     episodes.forEach(
         (ordinal, episode) -> {
-          if (accept.test(ordinal)
+          if (episode.embedded() // text only: not embedded yet
               && !quarantined.containsKey(ordinal)
-              && episode.embedding().length > 0) { // text only: not embedded yet
-            top.offer(ordinal, VectorMath.score(config.metric(), query, episode.embedding()));
+              && accept.test(ordinal)) {
+            float[] vector = fresh.get(ordinal);
+            if (vector == null) {
+              vector = index.vector(ordinal);
+            }
+            if (vector == null) {
+              vector = parked.get(ordinal); // merged into another memory
+            }
+            if (vector != null) { // null: forgotten meanwhile
+              top.offer(ordinal, VectorMath.score(config.metric(), query, vector));
+            }
           }
         });
     return top.best();
@@ -490,6 +630,8 @@ public final class MemorySpace {
       fresh.remove(ordinal);
       text.remove(ordinal);
       index.remove(ordinal);
+      parked.remove(ordinal);
+      payloads.removed(ordinal);
       associations.remove(ordinal);
       forgotten++;
     }
@@ -504,7 +646,7 @@ public final class MemorySpace {
       Associations.Node node = ordinal == null ? null : associations.node(ordinal);
       if (node != null) {
         for (int alias : node.aliases()) {
-          Episode e = episodes.get(alias);
+          EpisodeHead e = episodes.get(alias);
           if (e != null) {
             out.add(e.id());
           }

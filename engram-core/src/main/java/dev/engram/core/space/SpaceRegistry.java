@@ -56,7 +56,12 @@ public final class SpaceRegistry {
    * {@link #publish}es it, so no writer can reach a space whose definition could still be lost.
    */
   public MemorySpace prepare(SpaceConfig config) {
-    return new MemorySpace(config, indexFactory.apply(config), efSearch, textRefresh);
+    return prepare(config, Payloads.onHeap());
+  }
+
+  /** As {@link #prepare(SpaceConfig)}, keeping the space's payloads in {@code payloads}. */
+  public MemorySpace prepare(SpaceConfig config, Payloads payloads) {
+    return new MemorySpace(config, indexFactory.apply(config), efSearch, textRefresh, payloads);
   }
 
   /**

@@ -5,6 +5,7 @@ import dev.engram.core.model.Episode;
 import dev.engram.core.model.Metric;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
+import dev.engram.core.space.Payload;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -154,6 +155,27 @@ final class Codec {
     }
     return new StoredEpisode(
         incarnation, ordinal, new Episode(id, vector, content, at, confidence, metadata));
+  }
+
+  /**
+   * The payload (content and metadata) of an episode record, without decoding its vector, if the
+   * record is stored under {@code ordinal}; null if the key now holds another ordinal's episode.
+   */
+  static Payload payload(int ordinal, byte[] value) {
+    ByteBuffer b = ByteBuffer.wrap(value).order(ByteOrder.LITTLE_ENDIAN);
+    if (b.getInt() != ordinal) {
+      return null;
+    }
+    b.position(b.position() + 8 + 4 + 4); // observed-at, confidence
+    int dimension = b.getInt();
+    b.position(b.position() + 4 * dimension);
+    String content = string(b);
+    int entries = b.getInt();
+    Map<String, String> metadata = entries == 0 ? Map.of() : new LinkedHashMap<>();
+    for (int i = 0; i < entries; i++) {
+      metadata.put(string(b), string(b));
+    }
+    return new Payload(content, metadata);
   }
 
   // ---- quarantine ----

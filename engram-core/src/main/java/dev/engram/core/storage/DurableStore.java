@@ -1,5 +1,6 @@
 package dev.engram.core.storage;
 
+import com.github.benmanes.caffeine.cache.Cache;
 import dev.engram.core.auth.TokenStore;
 import dev.engram.core.consolidate.AssociationSink;
 import dev.engram.core.consolidate.Associations;
@@ -10,6 +11,7 @@ import dev.engram.core.model.Episode;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.space.MemorySpace;
+import dev.engram.core.space.Payload;
 import dev.engram.core.space.SpaceRegistry;
 import dev.engram.core.storage.Codec.StoredQuarantine;
 import dev.engram.core.storage.Codec.StoredSession;
@@ -56,10 +58,11 @@ import org.rocksdb.RocksDBException;
  * a dead number that recovery ignores (and removes) instead of resurrecting it in a new space of
  * the same name.
  *
- * <p>Memory: episodes stay in {@link MemorySpace}'s maps (the id map for idempotency, the payload
- * for recall) as a cache rebuilt on recovery; RocksDB is the source of truth but is never read on
- * the hot path. At 1M x 384-d that is ~1.6 GB of episodes on the heap besides the graph; moving
- * payloads to RocksDB point reads is the next step if heap becomes the limit (docs/durability.md).
+ * <p>Memory: {@link MemorySpace} keeps per episode only its id, time and confidence (rebuilt on
+ * recovery), and each vector once (the index). Content and metadata are read back from the episode
+ * records ({@link StoredPayloads}) through one Caffeine cache bounded by {@link
+ * StorageConfig#payloadCacheBytes} for all spaces: a recall reads the {@code k} payloads it
+ * returns, a metadata filter those of the candidates it tests.
  *
  * <p>Recovery order ({@link #recover}): read space definitions; load each space's graph snapshot (a
  * missing or corrupt one is logged and the graph is rebuilt); scan every episode into memory under
@@ -103,6 +106,7 @@ public final class DurableStore
   private final Object snapshotLock = new Object();
   private volatile EngineEvents events = EngineEvents.NONE;
   private final ScheduledExecutorService snapshotter;
+  private final Cache<StoredPayloads.Key, Payload> payloadCache;
   private long nextIncarnation; // guarded by spacesLock
   private boolean closed; // guarded by snapshotLock
 
@@ -147,6 +151,7 @@ public final class DurableStore
     this.snapshotter =
         Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("engram-snapshot").daemon().factory());
+    this.payloadCache = StoredPayloads.cache(config.payloadCacheBytes());
   }
 
   /**
@@ -200,9 +205,9 @@ public final class DurableStore
       if (registry.find(spaceConfig.id()) != null) {
         return registry.create(spaceConfig); // the existing space, or AlreadyExists
       }
-      MemorySpace space = registry.prepare(spaceConfig);
-      SnapshotGuard guard = madeGuards.remove(spaceConfig.id());
       long incarnation = nextIncarnation++; // never reused, even if the write below fails
+      MemorySpace space = registry.prepare(spaceConfig, payloads(incarnation));
+      SnapshotGuard guard = madeGuards.remove(spaceConfig.id());
       try (WriteSet writes = begin()) {
         writes.put(
             kv.spaces,
@@ -244,6 +249,7 @@ public final class DurableStore
       // Marked deleted before its state goes: see stateOf.
       registry.delete(id);
       states.remove(space);
+      payloadCache.asMap().keySet().removeIf(k -> k.incarnation() == state.incarnation());
       synchronized (snapshotLock) {
         deleteSnapshot(state.incarnation());
       }
@@ -285,7 +291,7 @@ public final class DurableStore
       return; // the space was deleted meanwhile
     }
     synchronized (state) {
-      if (space.episodeAt(ordinal) == null) {
+      if (!space.isStored(ordinal)) {
         return; // forgotten: its delete is already written
       }
       try (WriteSet writes = begin()) {
@@ -320,6 +326,19 @@ public final class DurableStore
     } catch (RocksDBException e) {
       throw EpisodeStore.failure("syncing a quarantine", e);
     }
+  }
+
+  /** A space incarnation's payloads: its episode records, through the shared cache. */
+  private StoredPayloads payloads(long incarnation) {
+    return new StoredPayloads(kv, incarnation, payloadCache);
+  }
+
+  /** The payload cache's size, hits and misses (metrics). */
+  public PayloadCacheStats payloadCacheStats() {
+    var stats = payloadCache.stats();
+    long bytes = payloadCache.policy().eviction().map(e -> e.weightedSize().orElse(0)).orElse(0L);
+    return new PayloadCacheStats(
+        bytes, config.payloadCacheBytes(), stats.hitCount(), stats.missCount());
   }
 
   // ---- tokens (core.auth.TokenStore's records: salted hashes, never secrets) ----
@@ -370,7 +389,7 @@ public final class DurableStore
           recoveredGuards.put(stored.config().id(), loaded);
           snapshotsLoaded++;
         }
-        MemorySpace space = registry.prepare(stored.config());
+        MemorySpace space = registry.prepare(stored.config(), payloads(stored.incarnation()));
         SnapshotGuard guard = madeGuards.remove(stored.config().id());
         states.put(
             space,
@@ -401,8 +420,8 @@ public final class DurableStore
             StoredQuarantine marker =
                 markers.getOrDefault(e.incarnation(), Map.of()).get(e.episode().id());
             if (marker != null && marker.ordinal() == e.ordinal()) {
-              space.restore(e.ordinal(), e.episode(), true);
-              space.quarantine(e.ordinal(), marker.reason()); // out of the graph too
+              space.restoreQuarantined(
+                  e.ordinal(), e.episode(), marker.reason()); // not in the graph
               applied.add(marker);
               episodes[0]++;
               return;
@@ -611,7 +630,7 @@ public final class DurableStore
     }
     for (Codec.StoredNode n : nodes) {
       MemorySpace space = byIncarnation.get(n.incarnation());
-      space.associations().restore(n.ordinal(), n.node(), o -> space.episodeAt(o) != null);
+      space.associations().restore(n.ordinal(), n.node(), space::isStored);
     }
     for (Codec.StoredNode n : nodes) {
       MemorySpace space = byIncarnation.get(n.incarnation());
@@ -634,7 +653,7 @@ public final class DurableStore
     }
     try (WriteSet writes = begin()) {
       for (int ordinal : ordinals) {
-        var episode = space.episodeAt(ordinal);
+        var episode = space.head(ordinal);
         if (episode == null) {
           continue; // forgotten: its forget deleted the record
         }

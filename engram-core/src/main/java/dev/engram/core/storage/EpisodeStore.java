@@ -64,6 +64,7 @@ final class EpisodeStore implements AutoCloseable {
   final ColumnFamilyHandle quarantine;
   final ColumnFamilyHandle tokens;
   final ColumnFamilyHandle associations;
+  private volatile boolean closed;
 
   private EpisodeStore(
       Path dir,
@@ -156,6 +157,18 @@ final class EpisodeStore implements AutoCloseable {
 
   void write(WriteOptions options, WriteBatch batch) throws RocksDBException {
     db.write(options, batch);
+  }
+
+  /** The value under {@code key} in {@code cf}, or null. */
+  byte[] get(ColumnFamilyHandle cf, byte[] key) {
+    if (closed) {
+      throw new StorageFailedException("the store is closed: the server is shutting down");
+    }
+    try {
+      return db.get(cf, key);
+    } catch (RocksDBException e) {
+      throw failure("reading the store", e);
+    }
   }
 
   void syncWal() throws RocksDBException {
@@ -276,6 +289,7 @@ final class EpisodeStore implements AutoCloseable {
 
   @Override
   public void close() {
+    closed = true;
     for (ColumnFamilyHandle h : handles) {
       h.close();
     }

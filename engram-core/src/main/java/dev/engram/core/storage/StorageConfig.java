@@ -15,6 +15,8 @@ import java.util.Objects;
  * @param faults test-only write fault hook
  * @param writeTimeout how long a write waits for the log (and a duplicate for the write of its
  *     original) before it fails
+ * @param payloadCacheBytes the most heap the cache of episode payloads (content and metadata read
+ *     back from the store) may take, over all spaces ({@code --payload-cache-mb})
  */
 public record StorageConfig(
     Path dataDir,
@@ -23,11 +25,13 @@ public record StorageConfig(
     Duration snapshotInterval,
     GraphSnapshots snapshots,
     StorageFaults faults,
-    Duration writeTimeout) {
+    Duration writeTimeout,
+    long payloadCacheBytes) {
 
   public static final Duration DEFAULT_SYNC_INTERVAL = Duration.ofMillis(100);
   public static final Duration DEFAULT_SNAPSHOT_INTERVAL = Duration.ofMinutes(5);
   public static final Duration DEFAULT_WRITE_TIMEOUT = Duration.ofSeconds(30);
+  public static final long DEFAULT_PAYLOAD_CACHE_BYTES = 256L << 20;
 
   public StorageConfig {
     Objects.requireNonNull(dataDir, "dataDir");
@@ -45,11 +49,15 @@ public record StorageConfig(
     if (writeTimeout.isNegative() || writeTimeout.isZero()) {
       throw new IllegalArgumentException("writeTimeout must be positive, got " + writeTimeout);
     }
+    if (payloadCacheBytes < 0) {
+      throw new IllegalArgumentException(
+          "payloadCacheBytes must be 0 or more, got " + payloadCacheBytes);
+    }
   }
 
   /**
    * Defaults: {@code interval} fsync every 100 ms, snapshots every 5 minutes, writes time out after
-   * 30 s.
+   * 30 s, a 256 MiB payload cache.
    */
   public static StorageConfig of(Path dataDir) {
     return new StorageConfig(
@@ -59,31 +67,66 @@ public record StorageConfig(
         DEFAULT_SNAPSHOT_INTERVAL,
         GraphSnapshots.DEFAULT,
         StorageFaults.NONE,
-        DEFAULT_WRITE_TIMEOUT);
+        DEFAULT_WRITE_TIMEOUT,
+        DEFAULT_PAYLOAD_CACHE_BYTES);
   }
 
   public StorageConfig withFsync(FsyncPolicy policy) {
     return new StorageConfig(
-        dataDir, policy, syncInterval, snapshotInterval, snapshots, faults, writeTimeout);
+        dataDir,
+        policy,
+        syncInterval,
+        snapshotInterval,
+        snapshots,
+        faults,
+        writeTimeout,
+        payloadCacheBytes);
   }
 
   public StorageConfig withSnapshotInterval(Duration interval) {
     return new StorageConfig(
-        dataDir, fsync, syncInterval, interval, snapshots, faults, writeTimeout);
+        dataDir, fsync, syncInterval, interval, snapshots, faults, writeTimeout, payloadCacheBytes);
   }
 
   public StorageConfig withSnapshots(GraphSnapshots graphSnapshots) {
     return new StorageConfig(
-        dataDir, fsync, syncInterval, snapshotInterval, graphSnapshots, faults, writeTimeout);
+        dataDir,
+        fsync,
+        syncInterval,
+        snapshotInterval,
+        graphSnapshots,
+        faults,
+        writeTimeout,
+        payloadCacheBytes);
   }
 
   public StorageConfig withFaults(StorageFaults storageFaults) {
     return new StorageConfig(
-        dataDir, fsync, syncInterval, snapshotInterval, snapshots, storageFaults, writeTimeout);
+        dataDir,
+        fsync,
+        syncInterval,
+        snapshotInterval,
+        snapshots,
+        storageFaults,
+        writeTimeout,
+        payloadCacheBytes);
   }
 
   public StorageConfig withWriteTimeout(Duration timeout) {
     return new StorageConfig(
-        dataDir, fsync, syncInterval, snapshotInterval, snapshots, faults, timeout);
+        dataDir,
+        fsync,
+        syncInterval,
+        snapshotInterval,
+        snapshots,
+        faults,
+        timeout,
+        payloadCacheBytes);
+  }
+
+  /** The payload cache's bound in bytes (0: no cache; every read goes to the store). */
+  public StorageConfig withPayloadCacheBytes(long bytes) {
+    return new StorageConfig(
+        dataDir, fsync, syncInterval, snapshotInterval, snapshots, faults, writeTimeout, bytes);
   }
 }

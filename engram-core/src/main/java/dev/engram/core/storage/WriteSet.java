@@ -176,7 +176,7 @@ public final class WriteSet implements AutoCloseable {
     if (duplicates != null) {
       store.committer().awaitDurable(barrier);
       for (Duplicate d : duplicates) {
-        if (d.space.get(d.id) == null && !d.space.isDeleted()) {
+        if (d.space.ordinalOf(d.id) < 0 && !d.space.isDeleted()) {
           throw new StorageFailedException(
               "episode '%s' could not be stored by the writer that first sent it; resend it"
                   .formatted(d.id));

@@ -80,4 +80,27 @@ class MemorySpaceTest {
     assertThat(space.info().indexedCount()).isEqualTo(51);
     assertThat(top1(bad)).as("recallable from the index").containsExactly("bad");
   }
+
+  @Test
+  void vector_livesInFreshSegmentThenOnlyInIndex_quarantinedKeepsIt_forgottenLosesIt() {
+    Episode e = episode("one-copy");
+    int ordinal = admit(e);
+    assertThat(space.freshSize()).isOne();
+    assertThat(space.episodeAt(ordinal).embedding()).containsExactly(e.embedding());
+    space.index(ordinal);
+    assertThat(space.freshSize()).isZero();
+    assertThat(space.isIndexed(ordinal)).isTrue();
+    Episode read = space.get("one-copy"); // the vector read back from the index
+    assertThat(read.embedding()).containsExactly(e.embedding());
+    read.embedding()[0] = 99f;
+    assertThat(space.vector(ordinal)[0]).isEqualTo(e.embedding()[0]); // copies, never the store
+    assertThat(space.head(ordinal).id()).isEqualTo("one-copy");
+    assertThat(space.quarantine(ordinal, "test")).isTrue();
+    assertThat(space.isIndexed(ordinal)).isFalse();
+    assertThat(space.get("one-copy").embedding()).containsExactly(e.embedding()); // kept aside
+    assertThat(space.forget(List.of("one-copy"))).isOne();
+    assertThat(space.get("one-copy")).isNull();
+    assertThat(space.vector(ordinal)).isNull();
+    assertThat(space.head(ordinal)).isNull();
+  }
 }

@@ -34,6 +34,7 @@ public final class Main {
       """
       usage: engram serve [--grpc-port N] [--http-port N | --no-http] [--data-dir DIR]
                           [--fsync always|interval|never] [--snapshot-interval SECONDS]
+                          [--payload-cache-mb N]
                           [--queue-capacity N] [--workers N] [--max-message-bytes N]
                           [--consolidation on|off] [--max-spaces N]
                           [--max-streams-per-token N] [--token-rate N]
@@ -50,6 +51,8 @@ public final class Main {
         --fsync MODE         always: ack after fsync; interval (default): ack after the OS has
                              the write, fsync every 100 ms; never: no log (tests, benchmarks)
         --snapshot-interval S  seconds between graph snapshots (default 300)
+        --payload-cache-mb N  heap for cached episode content and metadata read back from the
+                             data directory, all spaces together (default 256; 0: no cache)
         --queue-capacity N   admission queue capacity in episodes (default 10000)
         --workers N          index worker threads (default: available processors)
         --max-message-bytes N  largest message the server reads and largest recall answer it
@@ -231,6 +234,7 @@ public final class Main {
       Path dataDir = Path.of("engram-data");
       FsyncPolicy fsync = FsyncPolicy.INTERVAL;
       Duration snapshotInterval = StorageConfig.DEFAULT_SNAPSHOT_INTERVAL;
+      long payloadCacheBytes = StorageConfig.DEFAULT_PAYLOAD_CACHE_BYTES;
       EngramConfig.Builder engine = EngramConfig.builder().embedders(Embedders.discover());
       boolean auth = true;
       Path adminTokenFile = null;
@@ -250,6 +254,8 @@ public final class Main {
           case "--fsync" -> fsync = FsyncPolicy.parse(value(option, rest));
           case "--snapshot-interval" ->
               snapshotInterval = Duration.ofSeconds(intValue(option, rest, 1, 86_400));
+          case "--payload-cache-mb" ->
+              payloadCacheBytes = (long) intValue(option, rest, 0, 1_048_576) << 20;
           case "--queue-capacity" -> engine.queueCapacity(intValue(option, rest, 10, 100_000_000));
           case "--workers" -> engine.workers(intValue(option, rest, 1, 1024));
           case "--max-message-bytes" ->
@@ -283,7 +289,10 @@ public final class Main {
       }
       ListenOptions listen = new ListenOptions(bind, tlsCert, tlsKey, tlsClientCa, allowPlaintext);
       StorageConfig storage =
-          StorageConfig.of(dataDir).withFsync(fsync).withSnapshotInterval(snapshotInterval);
+          StorageConfig.of(dataDir)
+              .withFsync(fsync)
+              .withSnapshotInterval(snapshotInterval)
+              .withPayloadCacheBytes(payloadCacheBytes);
       String adminToken = null;
       if (adminTokenFile != null) {
         if (!auth) {

@@ -290,6 +290,25 @@ public final class EngramMetrics implements EngineEvents {
           "engram.storage.filesystem.size",
           "Size of the data directory's file system",
           s -> s.totalBytes());
+      Gauge.builder("engram.payload.cache", engine, e -> e.store().payloadCacheStats().bytes())
+          .description("Estimated heap bytes of cached episode content and metadata")
+          .baseUnit("bytes")
+          .register(registry);
+      Gauge.builder(
+              "engram.payload.cache.capacity",
+              engine,
+              e -> e.store().payloadCacheStats().capacityBytes())
+          .description("The payload cache's bound (--payload-cache-mb)")
+          .baseUnit("bytes")
+          .register(registry);
+      FunctionCounter.builder(
+              "engram.payload.cache.hits", engine, e -> e.store().payloadCacheStats().hits())
+          .description("Payload reads the cache answered")
+          .register(registry);
+      FunctionCounter.builder(
+              "engram.payload.cache.misses", engine, e -> e.store().payloadCacheStats().misses())
+          .description("Payload reads that went to the store (RocksDB point reads)")
+          .register(registry);
     }
     refresh();
   }
