@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
@@ -43,7 +44,9 @@ import org.rocksdb.WriteOptions;
  * forces memtable flushes), so replaying it after a crash takes a bounded time.
  *
  * <p>Thread-safety: RocksDB handles are thread-safe; {@link #close} must run after every other call
- * has returned (the engine closes writers first).
+ * has returned (the engine closes writers first), except {@link #get}, which payload reads may call
+ * from any thread at any time: it holds a read lock that {@link #close} waits for, and fails with
+ * {@link StorageFailedException} once the store is closed.
  */
 final class EpisodeStore implements AutoCloseable {
   static {
@@ -64,7 +67,8 @@ final class EpisodeStore implements AutoCloseable {
   final ColumnFamilyHandle quarantine;
   final ColumnFamilyHandle tokens;
   final ColumnFamilyHandle associations;
-  private volatile boolean closed;
+  private final ReentrantReadWriteLock closing = new ReentrantReadWriteLock();
+  private volatile boolean closed; // set under closing's write lock
 
   private EpisodeStore(
       Path dir,
@@ -161,13 +165,16 @@ final class EpisodeStore implements AutoCloseable {
 
   /** The value under {@code key} in {@code cf}, or null. */
   byte[] get(ColumnFamilyHandle cf, byte[] key) {
-    if (closed) {
-      throw new StorageFailedException("the store is closed: the server is shutting down");
-    }
+    closing.readLock().lock(); // a read racing close must not touch a freed native handle
     try {
+      if (closed) {
+        throw new StorageFailedException("the store is closed: the server is shutting down");
+      }
       return db.get(cf, key);
     } catch (RocksDBException e) {
       throw failure("reading the store", e);
+    } finally {
+      closing.readLock().unlock();
     }
   }
 
@@ -289,7 +296,12 @@ final class EpisodeStore implements AutoCloseable {
 
   @Override
   public void close() {
-    closed = true;
+    closing.writeLock().lock();
+    try {
+      closed = true;
+    } finally {
+      closing.writeLock().unlock();
+    }
     for (ColumnFamilyHandle h : handles) {
       h.close();
     }

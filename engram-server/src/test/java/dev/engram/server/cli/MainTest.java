@@ -112,6 +112,25 @@ class MainTest {
   }
 
   @Test
+  void parse_payloadCacheMb() {
+    assertThat(Main.ServeOptions.parse(List.of()).storage().payloadCacheBytes())
+        .isEqualTo(256L << 20);
+    assertThat(
+            Main.ServeOptions.parse(List.of("--payload-cache-mb", "0"))
+                .storage()
+                .payloadCacheBytes())
+        .isZero();
+    assertThat(
+            Main.ServeOptions.parse(List.of("--payload-cache-mb", "1024"))
+                .storage()
+                .payloadCacheBytes())
+        .isEqualTo(1L << 30);
+    assertThat(Main.USAGE).contains("--payload-cache-mb N");
+    assertThatThrownBy(() -> Main.ServeOptions.parse(List.of("--payload-cache-mb", "-1")))
+        .hasMessageContaining("--payload-cache-mb must be 0-1048576, got -1");
+  }
+
+  @Test
   void parse_perTokenLimits() {
     var defaults = Main.ServeOptions.parse(List.of()).engineConfig().limits();
     assertThat(defaults.maxStreamsPerToken()).isEqualTo(64);
