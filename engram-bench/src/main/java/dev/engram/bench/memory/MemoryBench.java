@@ -2,12 +2,16 @@ package dev.engram.bench.memory;
 
 import dev.engram.core.Engram;
 import dev.engram.core.EngramConfig;
+import dev.engram.core.consolidate.ConsolidationConfig;
 import dev.engram.core.index.FlatIndex;
 import dev.engram.core.index.HnswIndex;
 import dev.engram.core.index.HnswParams;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.Metric;
 import dev.engram.core.model.OverloadedException;
+import dev.engram.core.model.RecallFilter;
+import dev.engram.core.model.RecallMode;
+import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
 import dev.engram.core.model.SpaceStats;
@@ -23,6 +27,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.HdrHistogram.Histogram;
 
 /**
  * Heap and RSS per episode for docs/benchmarks.md ("Memory per episode"): fills an in-process
@@ -32,7 +37,14 @@ import java.util.SplittableRandom;
  *
  * <pre>
  * ./engram bench memory [--episodes N] [--dim D] [--index flat|hnsw] [--store disk|none]
+ *                        [--recalls R] [--consolidation on|off]
  * </pre>
+ *
+ * <p>Consolidation is off by default: its association graph grows as the worker catches up (with a
+ * flat index each of its neighbour searches scans everything), so the heap it holds at the moment
+ * of measurement would depend on timing. After the figures, {@code R} recalls (k 10) per filter
+ * give recall latency without a filter, with a selective metadata filter (1 % of the episodes) and
+ * with one every episode passes: the cost of reading metadata back through the payload cache.
  *
  * <p>{@code --index flat} (the default) keeps indexing out of the way so that a million episodes
  * fill in minutes on a small machine; the HNSW graph's own bytes are {@code index} in the output
@@ -51,25 +63,33 @@ public final class MemoryBench {
     int dim = 384;
     String index = "flat";
     String store = "disk";
+    int recalls = 1000;
+    boolean consolidation = false;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--episodes" -> episodes = Integer.parseInt(args[++i]);
         case "--dim" -> dim = Integer.parseInt(args[++i]);
         case "--index" -> index = args[++i];
         case "--store" -> store = args[++i];
+        case "--recalls" -> recalls = Integer.parseInt(args[++i]);
+        case "--consolidation" -> consolidation = args[++i].equals("on");
         default ->
             throw new IllegalArgumentException(
-                "bench memory: unknown option '%s' (--episodes N --dim D --index flat|hnsw --store disk|none)"
+                "bench memory: unknown option '%s' (--episodes N --dim D --index flat|hnsw --store disk|none --recalls R --consolidation on|off)"
                     .formatted(args[i]));
       }
     }
-    run(episodes, dim, index, store);
+    run(episodes, dim, index, store, recalls, consolidation);
   }
 
-  private static void run(int n, int dim, String indexKind, String storeKind) throws Exception {
+  private static void run(
+      int n, int dim, String indexKind, String storeKind, int recalls, boolean consolidation)
+      throws Exception {
     EngramConfig config =
         EngramConfig.builder()
             .queueCapacity(Math.max(10_000, 4 * BATCH))
+            .consolidation(
+                consolidation ? ConsolidationConfig.defaults() : ConsolidationConfig.off())
             .indexFactory(
                 s ->
                     indexKind.equals("hnsw")
@@ -116,11 +136,46 @@ public final class MemoryBench {
       System.out.printf("rss   %,8.1f MiB  %,6.0f B/episode%n", rss / 1048576.0, rss / (double) n);
       System.out.printf(
           "projected heap at 10M x %d-d: %,.1f GiB%n", dim, heap / (double) n * 10e6 / (1L << 30));
+      if (recalls > 0) {
+        recall(engine, dim, recalls, "no filter", RecallFilter.NONE);
+        recall(engine, dim, recalls, "topic=t5 (1%)", filter("topic", "t5"));
+        recall(engine, dim, recalls, "source=bench (100%)", filter("source", "bench"));
+      }
     } finally {
       if (dir != null) {
         deleteTree(dir);
       }
     }
+  }
+
+  private static RecallFilter filter(String key, String value) {
+    return new RecallFilter(Map.of(key, value), null, null);
+  }
+
+  /** Recall latency (k 10, on the calling thread), after as many warm-up recalls. */
+  private static void recall(Engram engine, int dim, int count, String what, RecallFilter filter) {
+    SplittableRandom random = new SplittableRandom(7);
+    Histogram micros = new Histogram(3);
+    for (int i = 0; i < 2 * count; i++) {
+      float[] cue = new float[dim];
+      for (int d = 0; d < dim; d++) {
+        cue[d] = (float) random.nextGaussian();
+      }
+      RecallQuery query =
+          new RecallQuery(
+              "r" + i, SPACE.value(), cue, "", 10, -1f, RecallMode.SIMILARITY, false, filter);
+      long t0 = System.nanoTime();
+      int found = engine.recall(SPACE, query).memories().size();
+      if (i >= count) {
+        micros.recordValue((System.nanoTime() - t0) / 1_000);
+      }
+      if (found != 10) {
+        throw new IllegalStateException("recall returned " + found + " memories, not 10");
+      }
+    }
+    System.out.printf(
+        "recall k=10 %-20s p50 %,7d us  p99 %,7d us%n",
+        what, micros.getValueAtPercentile(50), micros.getValueAtPercentile(99));
   }
 
   private static SpaceStats stats(Engram engine) {
