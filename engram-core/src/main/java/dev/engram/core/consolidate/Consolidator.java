@@ -310,19 +310,19 @@ public final class Consolidator implements AutoCloseable {
       return;
     }
     Associations graph = space.associations();
-    Episode episode = space.episodeAt(p.ordinal());
-    if (episode == null || space.isQuarantined(p.ordinal()) || graph.contains(p.ordinal())) {
+    EpisodeHead episode = space.head(p.ordinal());
+    float[] vector = episode == null ? null : space.vector(p.ordinal());
+    if (vector == null || space.isQuarantined(p.ordinal()) || graph.contains(p.ordinal())) {
       return; // forgotten, quarantined, or already consolidated (before a restart)
     }
     Set<Integer> changed = dirty.computeIfAbsent(space, s -> new HashSet<>());
     TreeSet<TimeKey> timeline = timeline(space);
     int ordinal = p.ordinal();
-    long observed = episode.observedAt().toEpochMilli();
+    long observed = episode.observedMillis();
     graph.add(ordinal, episode.confidence(), Math.min(observed, now));
     changed.add(ordinal);
 
-    List<SearchHit> hits =
-        space.searchIndex(episode.embedding(), config.neighbours() + 1, NEIGHBOUR_EF);
+    List<SearchHit> hits = space.searchIndex(vector, config.neighbours() + 1, NEIGHBOUR_EF);
     boolean first = true;
     for (SearchHit hit : hits) {
       if (hit.ordinal() == ordinal) {
@@ -333,10 +333,10 @@ public final class Consolidator implements AutoCloseable {
       if (other == null || node == null) {
         continue; // gone, or not consolidated yet (it links to this one when it is)
       }
-      float cosine = cosine(episode.embedding(), other);
+      float cosine = cosine(vector, other);
       if (first
           && cosine >= config.duplicateCosine()
-          && nearIdentical(episode.content(), contentOf(space, hit.ordinal()))) {
+          && nearIdentical(contentOf(space, ordinal), contentOf(space, hit.ordinal()))) {
         int into = node.mergedInto() >= 0 ? node.mergedInto() : hit.ordinal();
         if (graph.merge(ordinal, into, now)) {
           space.unindex(ordinal);

@@ -335,6 +335,7 @@ public final class DurableStore
 
   /** The payload cache's size, hits and misses (metrics). */
   public PayloadCacheStats payloadCacheStats() {
+    payloadCache.cleanUp(); // pending weight changes, so the size is current
     var stats = payloadCache.stats();
     long bytes = payloadCache.policy().eviction().map(e -> e.weightedSize().orElse(0)).orElse(0L);
     return new PayloadCacheStats(

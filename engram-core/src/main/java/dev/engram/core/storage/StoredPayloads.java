@@ -29,6 +29,7 @@ final class StoredPayloads implements Payloads {
     return Caffeine.newBuilder()
         .maximumWeight(maxBytes)
         .weigher((Key k, Payload p) -> p.weight())
+        .executor(Runnable::run) // maintenance on the calling thread, not the common pool
         .recordStats()
         .build();
   }
