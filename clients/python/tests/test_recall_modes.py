@@ -50,6 +50,27 @@ def test_filter_returnsKHitsWithMatchingMetadata(server, space_name):
         assert {m.episode.id for m in unary.memories} == {f"f-{i}" for i in range(0, 40, 4)}
 
 
+def test_sessionFilter_returnsOnlyThatStreamsEpisodes_inEveryMode(server, space_name):
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((20, 8)).astype(np.float32)
+    with engram.EngramClient(server.target) as client:
+        client.create_space(space_name, 8)
+        with client.stream(space_name) as first, client.stream(space_name) as second:
+            for i, v in enumerate(vectors):
+                (first if i % 2 == 0 else second).observe(v, f"note {i}", id=f"s-{i}")
+            assert first.close(30) and second.close(30)
+            session = first.stats().session_id
+        assert session
+        client.remember(space_name, [engram.episode(vectors[1], "unary note", id="u-1")])
+        for mode in ("similarity", "hybrid", "associative"):
+            # The cue is one of the second stream's episodes: unfiltered, it would come first.
+            hits = client.recall(space_name, vectors[1], k=5, text="note", mode=mode,
+                                 filter=engram.recall_filter(session_id=session))
+            assert len(hits.memories) == 5, mode
+            assert all(int(m.episode.id[2:]) % 2 == 0 for m in hits.memories), mode
+            assert all(m.session_id == session for m in hits.memories), mode
+
+
 def test_associative_returnsMemoriesWithAnExplanation(server, space_name):
     with engram.EngramClient(server.target) as client:
         client.create_space(space_name, 8, half_life_seconds=86400)

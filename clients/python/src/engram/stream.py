@@ -890,10 +890,13 @@ def _encode(core: _Core, embedding, content, id, metadata, observed_at, confiden
     return episode_id, _wire.encode_episode(episode_id, embedding, content, metadata, observed_at, confidence)
 
 
-def recall_filter(metadata=None, observed_after=None, observed_before=None) -> pb.RecallFilter:
-    """A recall filter: every ``metadata`` entry must match, and ``observed_at`` must lie in
-    [observed_after, observed_before) (datetimes, naive = UTC, or seconds since the epoch)."""
-    f = pb.RecallFilter(metadata=dict(metadata or {}))
+def recall_filter(metadata=None, observed_after=None, observed_before=None,
+                  session_id: str | None = None) -> pb.RecallFilter:
+    """A recall filter: every ``metadata`` entry must match, ``observed_at`` must lie in
+    [observed_after, observed_before) (datetimes, naive = UTC, or seconds since the epoch), and
+    with ``session_id`` the episode must have been accepted by that stream session (a stream's
+    ``stats().session_id``; episodes written by unary calls have none)."""
+    f = pb.RecallFilter(metadata=dict(metadata or {}), session_id=session_id or "")
     if observed_after is not None:
         f.observed_after.CopyFrom(_wire.timestamp(observed_after))
     if observed_before is not None:

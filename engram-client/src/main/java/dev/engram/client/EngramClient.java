@@ -188,7 +188,8 @@ public final class EngramClient implements AutoCloseable {
   /**
    * A recall built in full: {@code RecallRequest.newBuilder().setMemorySpaceId(..).setText(..)
    * .setMode(RecallMode.RECALL_MODE_ASSOCIATIVE).setFilter(RecallFilter.newBuilder()
-   * .putMetadata("speaker", "Ana")).setK(10).build()}; a text cue, a vector cue or both.
+   * .putMetadata("speaker", "Ana")).setK(10).build()}; a text cue, a vector cue or both. {@code
+   * RecallFilter.setSessionId(stream.stats().sessionId())} keeps what one stream's session stored.
    */
   public RecallResponse recall(RecallRequest request) {
     return stub().recall(request);

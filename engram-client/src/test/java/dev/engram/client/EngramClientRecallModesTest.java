@@ -80,6 +80,48 @@ class EngramClientRecallModesTest {
   }
 
   @Test
+  void recall_filteredOnAStreamsSession_returnsOnlyItsEpisodes_inEveryMode() throws Exception {
+    client.createSpace("sessions", DIM, Metric.METRIC_COSINE);
+    Random random = new Random(9);
+    String first;
+    try (EngramStream a = client.openStream("sessions");
+        EngramStream b = client.openStream("sessions")) {
+      for (int i = 0; i < 20; i++) {
+        (i % 2 == 0 ? a : b)
+            .observe(TestData.episode("s" + i, TestData.unitVector(random, DIM), "note " + i));
+      }
+      assertThat(a.close(Duration.ofSeconds(30))).isTrue();
+      assertThat(b.close(Duration.ofSeconds(30))).isTrue();
+      first = a.stats().sessionId();
+    }
+    assertThat(first).isNotEmpty();
+    for (RecallMode mode :
+        List.of(
+            RecallMode.RECALL_MODE_SIMILARITY,
+            RecallMode.RECALL_MODE_HYBRID,
+            RecallMode.RECALL_MODE_ASSOCIATIVE)) {
+      RecallRequest.Builder cue =
+          RecallRequest.newBuilder()
+              .setMemorySpaceId("sessions")
+              .setText("note")
+              .setMode(mode)
+              .setFilter(RecallFilter.newBuilder().setSessionId(first))
+              .setK(6);
+      for (float x : TestData.unitVector(random, DIM)) {
+        cue.addEmbedding(x);
+      }
+      assertThat(client.recall(cue.build()).getMemoriesList())
+          .as(mode.name())
+          .hasSize(6)
+          .allSatisfy(
+              m -> {
+                assertThat(Integer.parseInt(m.getEpisode().getId().substring(1)) % 2).isZero();
+                assertThat(m.getSessionId()).isEqualTo(first);
+              });
+    }
+  }
+
+  @Test
   void stream_consolidatedThrough_advancesToTheLastObservation() throws Exception {
     client.createSpace("facts", DIM, Metric.METRIC_COSINE);
     List<Long> reported = new CopyOnWriteArrayList<>();

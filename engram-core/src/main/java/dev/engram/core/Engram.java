@@ -149,7 +149,12 @@ public final class Engram implements AutoCloseable {
     }
     this.recaller =
         new Recaller(
-            config.nanoClock(), config.limits(), config.clock(), consolidator, config.embedders());
+            config.nanoClock(),
+            config.limits(),
+            config.clock(),
+            consolidator,
+            config.embedders(),
+            config.recall());
     this.sessions =
         new SessionManager(
             spaces,

@@ -6,6 +6,7 @@ import dev.engram.core.index.VectorIndex;
 import dev.engram.core.ingest.IndexFaultInjector;
 import dev.engram.core.model.MessageLimits;
 import dev.engram.core.model.SpaceConfig;
+import dev.engram.core.recall.RecallTuning;
 import dev.engram.core.telemetry.EngineEvents;
 import java.time.Duration;
 import java.time.InstantSource;
@@ -37,6 +38,7 @@ import java.util.function.LongSupplier;
  * @param consolidation the consolidation worker's settings (on by default)
  * @param embedders the server-side embedders spaces may name ({@link Embedders#NONE}: clients send
  *     every vector)
+ * @param recall the ranking knobs of {@code HYBRID} and {@code ASSOCIATIVE} recall
  */
 public record EngramConfig(
     int queueCapacity,
@@ -53,7 +55,8 @@ public record EngramConfig(
     MessageLimits limits,
     EngineEvents events,
     ConsolidationConfig consolidation,
-    Embedders embedders) {
+    Embedders embedders,
+    RecallTuning recall) {
 
   public EngramConfig {
     Objects.requireNonNull(indexFactory, "indexFactory");
@@ -65,6 +68,7 @@ public record EngramConfig(
     Objects.requireNonNull(events, "events");
     Objects.requireNonNull(consolidation, "consolidation");
     Objects.requireNonNull(embedders, "embedders");
+    Objects.requireNonNull(recall, "recall");
   }
 
   /** This configuration with {@code events} as its metrics hook. */
@@ -84,7 +88,8 @@ public record EngramConfig(
         limits,
         events,
         consolidation,
-        embedders);
+        embedders,
+        recall);
   }
 
   public static Builder builder() {
@@ -108,6 +113,7 @@ public record EngramConfig(
     private EngineEvents events = EngineEvents.NONE;
     private ConsolidationConfig consolidation = ConsolidationConfig.defaults();
     private Embedders embedders = Embedders.NONE;
+    private RecallTuning recall = RecallTuning.defaults();
 
     private Builder() {}
 
@@ -242,6 +248,12 @@ public record EngramConfig(
       return this;
     }
 
+    /** The ranking knobs of {@code HYBRID} and {@code ASSOCIATIVE} recall. */
+    public Builder recall(RecallTuning recall) {
+      this.recall = Objects.requireNonNull(recall, "recall");
+      return this;
+    }
+
     public EngramConfig build() {
       return new EngramConfig(
           queueCapacity,
@@ -258,7 +270,8 @@ public record EngramConfig(
           limits,
           events,
           consolidation,
-          embedders);
+          embedders,
+          recall);
     }
   }
 }

@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.google.protobuf.Timestamp;
 import dev.engram.core.EngramConfig;
-import dev.engram.core.embed.Embedder;
 import dev.engram.core.embed.Embedders;
+import dev.engram.core.recall.RecallTuning;
 import dev.engram.core.storage.FsyncPolicy;
 import dev.engram.core.storage.StorageConfig;
 import dev.engram.proto.v1.CreateSpaceRequest;
@@ -124,12 +124,18 @@ public final class QualityBench {
   public static int run(String[] args) throws Exception {
     Path data = null;
     Path out = null;
+    Path cache = null;
+    Path details = null;
     List<RecallMode> modes = allModes();
+    List<RecallTuning> variants = new ArrayList<>();
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--data" -> data = Path.of(value(args, ++i, "--data"));
         case "--out" -> out = Path.of(value(args, ++i, "--out"));
         case "--mode" -> modes = parseModes(value(args, ++i, "--mode"));
+        case "--embed-cache" -> cache = Path.of(value(args, ++i, "--embed-cache"));
+        case "--details" -> details = Path.of(value(args, ++i, "--details"));
+        case "--recall" -> variants.add(RecallTuning.defaults().with(value(args, ++i, "--recall")));
         case "-h", "--help" -> {
           usage();
           return 0;
@@ -147,8 +153,16 @@ public final class QualityBench {
       return 2;
     }
     List<Conversation> conversations = read(data);
-    Map<String, Object> report = measure(conversations, modes);
+    if (variants.isEmpty()) {
+      variants.add(RecallTuning.defaults());
+    }
+    List<Map<String, Object>> answers = details == null ? null : new ArrayList<>();
+    Map<String, Object> report = measure(conversations, modes, variants, cache, answers);
     print(report);
+    if (details != null) {
+      JSON.writeValue(details.toFile(), answers);
+      System.out.println("wrote " + details);
+    }
     if (out != null) {
       JSON.enable(SerializationFeature.INDENT_OUTPUT).writeValue(out.toFile(), report);
       System.out.println("wrote " + out);
@@ -160,9 +174,17 @@ public final class QualityBench {
     System.err.println(
         """
         usage: ./engram bench quality --data FILE.jsonl [--mode similarity,associative,...] [--out FILE.json]
+                                      [--embed-cache FILE] [--recall name=value,... [--recall ...]]
           FILE.jsonl: one conversation per line (docs/benchmarks.md, "Memory quality");
           engram-bench/scripts/locomo_to_jsonl.py converts LoCoMo's development conversations.
-          --mode: the recall modes to ask in (default: every mode the protocol has)\
+          --mode: the recall modes to ask in (default: every mode the protocol has)
+          --embed-cache: keep the model's vectors per text in FILE (read, then updated), so a
+            second run embeds nothing; keep it out of the source tree (e.g. under target/)
+          --details: write every question's answer (ids, first evidence rank) per variant and mode
+            to FILE (JSON), for per-question analysis
+          --recall: ranking settings (RecallTuning, e.g. fusion=weighted,textWeight=0.7); each
+            --recall is one variant, measured on a copy of the same loaded store (default: the
+            engine's defaults)\
         """);
   }
 
@@ -260,63 +282,76 @@ public final class QualityBench {
   /** Loads every conversation into its own space and asks every question in every mode. */
   static Map<String, Object> measure(List<Conversation> conversations, List<RecallMode> modes)
       throws Exception {
-    Embedder embedder = Embedders.discover().require(EMBEDDER);
+    return measure(conversations, modes, List.of(RecallTuning.defaults()), null, null);
+  }
+
+  /**
+   * Loads every conversation into its own space once, then for each ranking variant starts a server
+   * on a copy of that store (so one variant's recalls, which reinforce memories and add co-recall
+   * edges, do not change the next one's graph) and asks every question in every mode. The report's
+   * {@code modes} are the first variant's; {@code variants} has them all.
+   */
+  static Map<String, Object> measure(
+      List<Conversation> conversations,
+      List<RecallMode> modes,
+      List<RecallTuning> variants,
+      Path cacheFile,
+      List<Map<String, Object>> answers)
+      throws Exception {
+    CachingEmbedder embedder =
+        new CachingEmbedder(Embedders.discover().require(EMBEDDER), cacheFile);
     Path dir = Files.createTempDirectory("engram-quality");
-    EngramConfig config = EngramConfig.builder().embedders(Embedders.discover()).build();
-    StorageConfig storage = StorageConfig.of(dir).withFsync(FsyncPolicy.NEVER);
-    Map<String, Tally> byMode = new LinkedHashMap<>();
-    Map<String, Map<String, Tally>> byCategory = new LinkedHashMap<>();
+    Path loaded = dir.resolve("loaded");
     long episodes = 0;
     long loadNanos = 0;
     long cueNanos = 0;
     int cues = 0;
-    try (EngramServer server = EngramServer.start(0, storage, config)) {
-      ManagedChannel channel =
-          Grpc.newChannelBuilder(
-                  "localhost:" + server.grpcPort(), InsecureChannelCredentials.create())
-              .maxInboundMessageSize(64 * 1024 * 1024)
-              .build();
-      try {
-        var stub = MemoryServiceGrpc.newBlockingStub(channel);
-        for (Conversation c : conversations) {
-          long start = System.nanoTime();
-          load(stub, c);
-          long took = System.nanoTime() - start;
-          loadNanos += took;
-          episodes += c.turns().size();
-          System.err.printf(
-              "%s: %d turns embedded and indexed in %.1f s; %d questions%n",
-              c.space(), c.turns().size(), took / 1e9, c.questions().size());
-          List<String> texts = c.questions().stream().map(Question::text).toList();
-          long cueStart = System.nanoTime();
-          List<float[]> vectors = embedder.embed(texts);
-          cueNanos += System.nanoTime() - cueStart;
-          cues += texts.size();
-          for (RecallMode mode : modes) {
-            for (int i = 0; i < Math.min(WARMUP, c.questions().size()); i++) {
-              stub.recall(cue(c, c.questions().get(i), vectors.get(i), mode)); // not measured
-            }
-            for (int i = 0; i < c.questions().size(); i++) {
-              Question q = c.questions().get(i);
-              RecallRequest request = cue(c, q, vectors.get(i), mode);
-              long t0 = System.nanoTime();
-              RecallResponse answer = stub.recall(request);
-              long nanos = System.nanoTime() - t0;
-              int rank = firstEvidenceRank(answer, q.evidence());
-              String name = shortName(mode);
-              byMode
-                  .computeIfAbsent(name, n -> new Tally())
-                  .add(rank, nanos, answer.getTookMicros());
-              byCategory
-                  .computeIfAbsent(name, n -> new TreeMap<>())
-                  .computeIfAbsent(q.category(), n -> new Tally())
-                  .add(rank, nanos, answer.getTookMicros());
-            }
+    List<List<float[]>> cueVectors = new ArrayList<>();
+    List<Map<String, Object>> results = new ArrayList<>();
+    try {
+      try (EngramServer server = server(loaded, embedder, RecallTuning.defaults())) {
+        ManagedChannel channel = channel(server);
+        try {
+          var stub = MemoryServiceGrpc.newBlockingStub(channel);
+          for (Conversation c : conversations) {
+            long start = System.nanoTime();
+            load(stub, c);
+            long took = System.nanoTime() - start;
+            loadNanos += took;
+            episodes += c.turns().size();
+            System.err.printf(
+                "%s: %d turns embedded, indexed and consolidated in %.1f s; %d questions%n",
+                c.space(), c.turns().size(), took / 1e9, c.questions().size());
+            List<String> texts = c.questions().stream().map(Question::text).toList();
+            long cueStart = System.nanoTime();
+            cueVectors.add(embedder.embed(texts));
+            cueNanos += System.nanoTime() - cueStart;
+            cues += texts.size();
+          }
+        } finally {
+          channel.shutdownNow();
+          channel.awaitTermination(5, TimeUnit.SECONDS);
+        }
+      }
+      embedder.save();
+      for (int v = 0; v < variants.size(); v++) {
+        Path copy = dir.resolve("variant-" + v);
+        copyTree(loaded, copy);
+        RecallTuning tuning = variants.get(v);
+        try (EngramServer server = server(copy, embedder, tuning)) {
+          ManagedChannel channel = channel(server);
+          try {
+            var stub = MemoryServiceGrpc.newBlockingStub(channel);
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("recall", tuning.asMap());
+            result.put("modes", ask(stub, conversations, cueVectors, modes, v, answers));
+            results.add(result);
+          } finally {
+            channel.shutdownNow();
+            channel.awaitTermination(5, TimeUnit.SECONDS);
           }
         }
-      } finally {
-        channel.shutdownNow();
-        channel.awaitTermination(5, TimeUnit.SECONDS);
+        deleteQuietly(copy);
       }
     } finally {
       deleteQuietly(dir);
@@ -328,6 +363,71 @@ public final class QualityBench {
     report.put("questions", conversations.stream().mapToInt(c -> c.questions().size()).sum());
     report.put("load_episodes_per_s", round(episodes / Math.max(1e-9, loadNanos / 1e9)));
     report.put("cue_embeds_per_s", round(cues / Math.max(1e-9, cueNanos / 1e9)));
+    report.put("model_embeds", embedder.misses());
+    report.put("modes", results.getFirst().get("modes"));
+    report.put("variants", results);
+    return report;
+  }
+
+  private static EngramServer server(Path dir, CachingEmbedder embedder, RecallTuning tuning)
+      throws IOException {
+    EngramConfig config =
+        EngramConfig.builder().embedders(Embedders.of(embedder)).recall(tuning).build();
+    return EngramServer.start(0, StorageConfig.of(dir).withFsync(FsyncPolicy.NEVER), config);
+  }
+
+  private static ManagedChannel channel(EngramServer server) {
+    return Grpc.newChannelBuilder(
+            "localhost:" + server.grpcPort(), InsecureChannelCredentials.create())
+        .maxInboundMessageSize(64 * 1024 * 1024)
+        .build();
+  }
+
+  /** Every question of every conversation in every mode: figures per mode, then per category. */
+  private static Map<String, Object> ask(
+      MemoryServiceGrpc.MemoryServiceBlockingStub stub,
+      List<Conversation> conversations,
+      List<List<float[]>> cueVectors,
+      List<RecallMode> modes,
+      int variant,
+      List<Map<String, Object>> answers) {
+    Map<String, Tally> byMode = new LinkedHashMap<>();
+    Map<String, Map<String, Tally>> byCategory = new LinkedHashMap<>();
+    for (int ci = 0; ci < conversations.size(); ci++) {
+      Conversation c = conversations.get(ci);
+      List<float[]> vectors = cueVectors.get(ci);
+      for (RecallMode mode : modes) {
+        for (int i = 0; i < Math.min(WARMUP, c.questions().size()); i++) {
+          stub.recall(cue(c, c.questions().get(i), vectors.get(i), mode)); // not measured
+        }
+        for (int i = 0; i < c.questions().size(); i++) {
+          Question q = c.questions().get(i);
+          RecallRequest request = cue(c, q, vectors.get(i), mode);
+          long t0 = System.nanoTime();
+          RecallResponse answer = stub.recall(request);
+          long nanos = System.nanoTime() - t0;
+          int rank = firstEvidenceRank(answer, q.evidence());
+          String name = shortName(mode);
+          byMode.computeIfAbsent(name, n -> new Tally()).add(rank, nanos, answer.getTookMicros());
+          byCategory
+              .computeIfAbsent(name, n -> new TreeMap<>())
+              .computeIfAbsent(q.category(), n -> new Tally())
+              .add(rank, nanos, answer.getTookMicros());
+          if (answers != null) {
+            Map<String, Object> a = new LinkedHashMap<>();
+            a.put("variant", variant);
+            a.put("mode", name);
+            a.put("question", q.id());
+            a.put("category", q.category());
+            a.put("evidence", q.evidence());
+            a.put("rank", rank);
+            a.put(
+                "ids", answer.getMemoriesList().stream().map(m -> m.getEpisode().getId()).toList());
+            answers.add(a);
+          }
+        }
+      }
+    }
     Map<String, Object> modesOut = new LinkedHashMap<>();
     byMode.forEach(
         (name, tally) -> {
@@ -337,8 +437,7 @@ public final class QualityBench {
           m.put("categories", cats);
           modesOut.put(name, m);
         });
-    report.put("modes", modesOut);
-    return report;
+    return modesOut;
   }
 
   /** A recall for {@code q}: its text and its vector, the deepest cutoff as {@code k}. */
@@ -381,7 +480,12 @@ public final class QualityBench {
     }
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(30);
     GetSpaceRequest get = GetSpaceRequest.newBuilder().setMemorySpaceId(c.space()).build();
-    while (stub.getSpace(get).getIndexedCount() < c.turns().size()) {
+    while (true) {
+      var space = stub.getSpace(get);
+      if (space.getIndexedCount() >= c.turns().size()
+          && space.getConsolidatedCount() >= c.turns().size()) {
+        break; // the association graph is complete: associative figures do not depend on timing
+      }
       if (System.nanoTime() > deadline) {
         throw new IllegalStateException(c.space() + ": not indexed after 30 minutes");
       }
@@ -413,7 +517,14 @@ public final class QualityBench {
     System.out.printf(
         "%-28s %6s %7s %7s %7s %7s %8s %8s%n",
         "mode / category", "n", "hit@5", "hit@10", "hit@20", "MRR", "p50 ms", "p99 ms");
-    Map<String, Object> modes = (Map<String, Object>) report.get("modes");
+    for (Map<String, Object> variant : (List<Map<String, Object>>) report.get("variants")) {
+      System.out.println("recall " + variant.get("recall"));
+      printModes((Map<String, Object>) variant.get("modes"));
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static void printModes(Map<String, Object> modes) {
     modes.forEach(
         (mode, value) -> {
           Map<String, Object> m = (Map<String, Object>) value;
@@ -440,6 +551,19 @@ public final class QualityBench {
 
   private static double round(double v) {
     return Math.round(v * 10_000) / 10_000.0;
+  }
+
+  private static void copyTree(Path from, Path to) throws IOException {
+    try (Stream<Path> files = Files.walk(from)) {
+      for (Path p : (Iterable<Path>) files::iterator) {
+        Path target = to.resolve(from.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(target);
+        } else {
+          Files.copy(p, target);
+        }
+      }
+    }
   }
 
   private static void deleteQuietly(Path dir) {

@@ -14,6 +14,8 @@ import java.util.Objects;
  * @param observedAt when the client observed it
  * @param confidence in [0, 1]
  * @param metadata at most 64 entries
+ * @param sessionId the stream session that accepted it; empty for a unary write (and for every
+ *     episode a client sends: the server sets it, see {@link EpisodeValidator})
  */
 public record Episode(
     String id,
@@ -21,7 +23,8 @@ public record Episode(
     String content,
     Instant observedAt,
     float confidence,
-    Map<String, String> metadata) {
+    Map<String, String> metadata,
+    String sessionId) {
 
   public Episode {
     Objects.requireNonNull(id, "id");
@@ -29,15 +32,27 @@ public record Episode(
     content = content == null ? "" : content;
     Objects.requireNonNull(observedAt, "observedAt");
     metadata = metadata == null ? Map.of() : metadata;
+    sessionId = sessionId == null ? "" : sessionId;
+  }
+
+  /** An episode no session accepted (yet): what clients send and unary writes store. */
+  public Episode(
+      String id,
+      float[] embedding,
+      String content,
+      Instant observedAt,
+      float confidence,
+      Map<String, String> metadata) {
+    this(id, embedding, content, observedAt, confidence, metadata, "");
   }
 
   /** A copy with another id (used when the server names an episode the client left unnamed). */
   public Episode withId(String newId) {
-    return new Episode(newId, embedding, content, observedAt, confidence, metadata);
+    return new Episode(newId, embedding, content, observedAt, confidence, metadata, sessionId);
   }
 
   /** A copy with another embedding (e.g. normalised for a cosine space). */
   public Episode withEmbedding(float[] newEmbedding) {
-    return new Episode(id, newEmbedding, content, observedAt, confidence, metadata);
+    return new Episode(id, newEmbedding, content, observedAt, confidence, metadata, sessionId);
   }
 }

@@ -30,6 +30,18 @@ public final class EpisodeValidator {
    */
   public static Episode validate(
       SpaceConfig space, Episode episode, String defaultId, Instant now) {
+    return validate(space, episode, defaultId, "", now);
+  }
+
+  /**
+   * As {@link #validate(SpaceConfig, Episode, String, Instant)}, for an episode that stream session
+   * {@code sessionId} accepts (empty: a unary write): the stored form records it, whatever session
+   * the episode itself names.
+   *
+   * @throws InvalidInputException naming the first problem found
+   */
+  public static Episode validate(
+      SpaceConfig space, Episode episode, String defaultId, String sessionId, Instant now) {
     String id = episode.id().isEmpty() ? defaultId : episode.id();
     checkId(id);
     float[] v = episode.embedding();
@@ -63,7 +75,8 @@ public final class EpisodeValidator {
     }
     float[] stored = !textOnly && space.metric() == Metric.COSINE ? normalized(v) : v;
     Instant at = episode.observedAt().equals(Instant.EPOCH) ? now : episode.observedAt();
-    return new Episode(id, stored, episode.content(), at, confidence, episode.metadata());
+    return new Episode(
+        id, stored, episode.content(), at, confidence, episode.metadata(), sessionId);
   }
 
   /**

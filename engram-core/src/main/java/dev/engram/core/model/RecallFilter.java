@@ -6,23 +6,25 @@ import java.util.Objects;
 
 /**
  * Which episodes a recall may return, in every mode: all of {@code metadata}'s entries equal (key
- * and value), and {@code observedAt} in {@code [observedAfter, observedBefore)}. Every search
- * (vector index, fresh segment, text index) tests it on each candidate, inside the search, so a
- * recall returns {@code k} memories whenever {@code k} episodes match.
- *
- * <p>There is no session filter: the engine does not keep which session accepted an episode.
+ * and value), {@code observedAt} in {@code [observedAfter, observedBefore)}, and accepted by stream
+ * session {@code sessionId}. Every search (vector index, fresh segment, text index) tests it on
+ * each candidate, inside the search, so a recall returns {@code k} memories whenever {@code k}
+ * episodes match.
  *
  * @param metadata entries an episode's metadata must all hold; empty: any
  * @param observedAfter inclusive lower bound of {@code observed_at}; null: none
  * @param observedBefore exclusive upper bound of {@code observed_at}; null: none
+ * @param sessionId the stream session that accepted the episode ({@link Episode#sessionId()});
+ *     empty: any (episodes written by unary calls have none, so they never match a session)
  */
 public record RecallFilter(
-    Map<String, String> metadata, Instant observedAfter, Instant observedBefore) {
+    Map<String, String> metadata, Instant observedAfter, Instant observedBefore, String sessionId) {
   /** Accepts every episode. */
-  public static final RecallFilter NONE = new RecallFilter(Map.of(), null, null);
+  public static final RecallFilter NONE = new RecallFilter(Map.of(), null, null, "");
 
   public RecallFilter {
     metadata = Map.copyOf(Objects.requireNonNullElse(metadata, Map.of()));
+    sessionId = Objects.requireNonNullElse(sessionId, "");
     if (observedAfter != null
         && observedBefore != null
         && !observedAfter.isBefore(observedBefore)) {
@@ -32,13 +34,24 @@ public record RecallFilter(
     }
   }
 
+  /** A filter on metadata and time only (any session). */
+  public RecallFilter(Map<String, String> metadata, Instant observedAfter, Instant observedBefore) {
+    this(metadata, observedAfter, observedBefore, "");
+  }
+
   /** Whether this filter accepts every episode. */
   public boolean isEmpty() {
-    return metadata.isEmpty() && observedAfter == null && observedBefore == null;
+    return metadata.isEmpty()
+        && observedAfter == null
+        && observedBefore == null
+        && sessionId.isEmpty();
   }
 
   /** Whether {@code episode} passes. */
   public boolean matches(Episode episode) {
+    if (!sessionId.isEmpty() && !sessionId.equals(episode.sessionId())) {
+      return false;
+    }
     Instant t = episode.observedAt();
     if (observedAfter != null && t.isBefore(observedAfter)) {
       return false;

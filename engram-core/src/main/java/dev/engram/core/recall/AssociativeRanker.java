@@ -16,28 +16,26 @@ import java.util.function.IntPredicate;
 
 /**
  * {@code ASSOCIATIVE} recall: seeds, then spreading activation over the space's association graph,
- * combined with confidence and recency.
+ * combined with confidence and recency. The knobs are {@link RecallTuning}'s.
  *
- * <p>Seeds: {@link #seeds} (the cue's hybrid ranking, {@link #SEED_FACTOR}{@code × k}, at least
- * {@link #MIN_SEEDS}). A seed's activation is its similarity (at least 0). Spreading: breadth
- * first, at most {@link #MAX_HOPS} hops; from each node the {@link #FAN_OUT} strongest edges;
- * activation over an edge is {@code a × weight × }{@link #HOP_DECAY}, and a node keeps the highest
- * activation that reaches it. At most {@link #MAX_VISITED} nodes are visited, so a recall is
+ * <p>Seeds: {@link #seeds} (the cue's hybrid ranking, {@code max(minSeeds, 2k)} deep). A seed's
+ * activation is its score (at least 0). Spreading: breadth first, at most {@code hops} hops; from
+ * each node the {@link #FAN_OUT} strongest edges; activation over an edge is {@code a × weight ×
+ * hopDecay}. With {@link RecallTuning.Spread#MAX} a node keeps the highest activation that reaches
+ * it (its own or a spread); with {@link RecallTuning.Spread#ADD} it keeps its own and adds the
+ * strongest spread that reaches it. At most {@link #MAX_VISITED} nodes are visited, so a recall is
  * bounded whatever the graph.
  *
- * <p>Score: {@code activation × (0.7 + 0.3 × confidence) + 0.05 × recency}, where recency is {@code
- * 1 / (1 + days older than the newest candidate)}. Each memory carries an {@link Explanation} of
- * these signals.
+ * <p>Score: {@code activation × (1 - cw + cw × confidence) + rw × recency}, where recency is {@code
+ * 1 / (1 + days older than the newest candidate)}, {@code cw} the confidence weight and {@code rw}
+ * the recency weight. Each memory carries an {@link Explanation} of these signals.
  *
  * <p>Thread-safety: stateless; reads the graph's immutable nodes without locking.
  */
 final class AssociativeRanker {
   static final int SEED_FACTOR = 2;
-  static final int MIN_SEEDS = 20;
-  static final int MAX_HOPS = 2;
   static final int FAN_OUT = 16;
   static final int MAX_VISITED = 512;
-  static final float HOP_DECAY = 0.5f;
   private static final double DAY_MILLIS = 86_400_000d;
 
   private AssociativeRanker() {}
@@ -47,6 +45,8 @@ final class AssociativeRanker {
     final EpisodeHead episode;
     int seedRank;
     float seedScore;
+    float own; // the seed's activation; 0 for a node reached by spreading only
+    float arrived; // the strongest activation that reached it over edges
     float activation;
     int hops;
     float confidence;
@@ -57,6 +57,15 @@ final class AssociativeRanker {
       this.ordinal = ordinal;
       this.episode = episode;
     }
+
+    void settle(RecallTuning.Spread spread) {
+      activation = spread == RecallTuning.Spread.ADD ? own + arrived : Math.max(own, arrived);
+    }
+
+    /** What this node passes on over its edges. */
+    float source(RecallTuning.Spread spread) {
+      return spread == RecallTuning.Spread.ADD ? (seedRank > 0 ? own : arrived) : activation;
+    }
   }
 
   /**
@@ -65,9 +74,9 @@ final class AssociativeRanker {
    * the ranking, scores are scaled so that the best seed has 1 (fused and BM25 scores are not on
    * the similarity scale the activation is read on).
    */
-  static List<SearchHit> seeds(MemorySpace space, Cue cue, IntPredicate accept) {
-    int n = Math.max(MIN_SEEDS, SEED_FACTOR * cue.k());
-    List<SearchHit> hits = Recaller.ranked(space, cue, n, accept);
+  static List<SearchHit> seeds(MemorySpace space, Cue cue, IntPredicate accept, RecallTuning t) {
+    int n = Math.max(t.minSeeds(), SEED_FACTOR * cue.k());
+    List<SearchHit> hits = Recaller.ranked(space, cue, n, accept, t);
     if (cue.text().isBlank() || hits.isEmpty() || hits.getFirst().score() <= 0f) {
       return hits;
     }
@@ -79,12 +88,14 @@ final class AssociativeRanker {
     return scaled;
   }
 
-  static List<Memory> recall(MemorySpace space, Cue cue, IntPredicate accept, long nowMillis) {
+  static List<Memory> recall(
+      MemorySpace space, Cue cue, IntPredicate accept, long nowMillis, RecallTuning t) {
     Associations graph = space.associations();
+    RecallTuning.Spread spread = t.spread();
     Map<Integer, Candidate> candidates = new HashMap<>();
     List<Candidate> frontier = new ArrayList<>();
     int rank = 0;
-    for (SearchHit hit : seeds(space, cue, accept)) {
+    for (SearchHit hit : seeds(space, cue, accept, t)) {
       rank++;
       int ordinal = canonical(graph, hit.ordinal());
       EpisodeHead episode = space.head(ordinal);
@@ -97,41 +108,50 @@ final class AssociativeRanker {
         c = new Candidate(ordinal, episode);
         c.seedRank = rank;
         c.seedScore = hit.score();
-        c.activation = activation;
+        c.own = activation;
+        c.settle(spread);
         candidates.put(ordinal, c);
         frontier.add(c);
-      } else if (activation > c.activation) {
-        c.activation = activation;
+      } else if (activation > c.own) {
+        c.own = activation;
+        c.settle(spread);
       }
     }
-    for (int hop = 1; hop <= MAX_HOPS && !frontier.isEmpty(); hop++) {
+    for (int hop = 1; hop <= t.hops() && !frontier.isEmpty(); hop++) {
       List<Candidate> next = new ArrayList<>();
       for (Candidate from : frontier) {
         Associations.Node node = graph.node(from.ordinal);
-        if (node == null || from.activation <= 0f) {
+        float source = from.source(spread);
+        if (node == null || source <= 0f) {
           continue;
         }
-        int[] edges = strongest(node);
+        int[] edges = strongest(node, t.maxEdgeWeight());
         for (int i : edges) {
-          if (candidates.size() >= MAX_VISITED) {
-            break;
+          if (node.weights()[i] > t.maxEdgeWeight()) {
+            continue;
           }
           int to = node.neighbours()[i];
-          float spread = from.activation * node.weights()[i] * HOP_DECAY;
+          float arriving = source * node.weights()[i] * t.hopDecay();
           Candidate c = candidates.get(to);
           if (c == null) {
+            if (candidates.size() >= MAX_VISITED) {
+              break;
+            }
             EpisodeHead episode = space.head(to);
             if (episode == null || !accept.test(to)) {
               continue; // forgotten, or outside the cue's filter
             }
             c = new Candidate(to, episode);
-            c.activation = spread;
-            c.hops = hop;
             candidates.put(to, c);
             next.add(c);
-          } else if (spread > c.activation) {
-            c.activation = spread;
-            c.hops = hop; // its best activation came over edges
+          }
+          if (arriving > c.arrived) {
+            c.arrived = arriving;
+            float before = c.activation;
+            c.settle(spread);
+            if (c.activation > before) {
+              c.hops = hop; // its activation came (in part) over edges
+            }
           }
         }
       }
@@ -142,11 +162,12 @@ final class AssociativeRanker {
       newest = Math.max(newest, c.episode.observedMillis());
     }
     List<Candidate> ranked = new ArrayList<>(candidates.values());
+    float cw = t.confidenceWeight();
     for (Candidate c : ranked) {
       c.confidence = graph.confidence(c.ordinal, nowMillis, c.episode.confidence());
       double ageDays = (newest - c.episode.observedMillis()) / DAY_MILLIS;
       c.recency = (float) (1.0 / (1.0 + ageDays));
-      c.score = c.activation * (0.7f + 0.3f * c.confidence) + 0.05f * c.recency;
+      c.score = c.activation * (1f - cw + cw * c.confidence) + t.recencyWeight() * c.recency;
     }
     ranked.sort(
         (a, b) -> {
@@ -181,9 +202,20 @@ final class AssociativeRanker {
     return node != null && node.mergedInto() >= 0 ? node.mergedInto() : ordinal;
   }
 
-  /** Indexes of the node's {@link #FAN_OUT} strongest edges (ties: the first ones). */
-  private static int[] strongest(Associations.Node node) {
+  /**
+   * Indexes of the node's {@link #FAN_OUT} strongest edges of weight at most {@code cap} (ties: the
+   * first ones).
+   */
+  private static int[] strongest(Associations.Node node, float cap) {
     float[] w = node.weights();
+    if (cap < 1f) {
+      w = w.clone();
+      for (int i = 0; i < w.length; i++) {
+        if (w[i] > cap) {
+          w[i] = 0f; // never above the threshold below, never taken as a tie
+        }
+      }
+    }
     int n = w.length;
     int[] out = new int[Math.min(n, FAN_OUT)];
     if (n <= FAN_OUT) {

@@ -36,15 +36,70 @@ public final class RankFusion {
 
   /** The best {@code k} items of the fused rankings, best first. */
   public static List<Fused> fuse(List<int[]> rankings, int k) {
+    return fuse(rankings, k, K);
+  }
+
+  /** As {@link #fuse(List, int)} with rank offset {@code rrfK}. */
+  public static List<Fused> fuse(List<int[]> rankings, int k, int rrfK) {
     Map<Integer, double[]> scores = new HashMap<>(); // ordinal -> {score, best rank}
     for (int[] ranking : rankings) {
       for (int i = 0; i < ranking.length; i++) {
         int rank = i + 1;
         double[] s = scores.computeIfAbsent(ranking[i], o -> new double[] {0, Double.MAX_VALUE});
-        s[0] += 1.0 / (K + rank);
+        s[0] += 1.0 / (rrfK + rank);
         s[1] = Math.min(s[1], rank);
       }
     }
+    return best(scores, k);
+  }
+
+  /**
+   * Weighted score fusion: each ranking's scores (best first) are scaled to [0, 1] by its own best
+   * and worst score (a ranking whose scores are all equal scales to 1), multiplied by the ranking's
+   * weight and summed per item; an item missing from a ranking gets 0 from it. Ties as in {@link
+   * #fuse(List, int)}.
+   *
+   * @param ordinals per ranking, the items, best first
+   * @param scores per ranking, the items' scores, in the same order (higher is better)
+   * @param weights per ranking, its weight
+   */
+  public static List<Fused> weighted(
+      List<int[]> ordinals, List<float[]> scores, float[] weights, int k) {
+    return weighted(ordinals, scores, weights, k, true);
+  }
+
+  /**
+   * As {@link #weighted(List, List, float[], int)}; with {@code minMax} false each ranking's scores
+   * are divided by its best score instead (scores must then be positive).
+   */
+  public static List<Fused> weighted(
+      List<int[]> ordinals, List<float[]> scores, float[] weights, int k, boolean minMax) {
+    Map<Integer, double[]> fused = new HashMap<>(); // ordinal -> {score, best rank}
+    for (int r = 0; r < ordinals.size(); r++) {
+      int[] items = ordinals.get(r);
+      float[] s = scores.get(r);
+      if (items.length == 0) {
+        continue;
+      }
+      float hi = s[0];
+      float lo = s[0];
+      for (float x : s) {
+        hi = Math.max(hi, x);
+        lo = Math.min(lo, x);
+      }
+      double floor = minMax ? lo : 0;
+      double range = hi - floor;
+      for (int i = 0; i < items.length; i++) {
+        double scaled = range > 0 ? (s[i] - floor) / range : 1.0;
+        double[] f = fused.computeIfAbsent(items[i], o -> new double[] {0, Double.MAX_VALUE});
+        f[0] += weights[r] * scaled;
+        f[1] = Math.min(f[1], i + 1);
+      }
+    }
+    return best(fused, k);
+  }
+
+  private static List<Fused> best(Map<Integer, double[]> scores, int k) {
     List<Map.Entry<Integer, double[]>> all = new ArrayList<>(scores.entrySet());
     all.sort(
         (a, b) -> {

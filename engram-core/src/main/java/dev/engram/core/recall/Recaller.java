@@ -44,6 +44,7 @@ public final class Recaller {
   private final InstantSource clock;
   private final Consolidator consolidator; // null: no consolidation
   private final Embedders embedders;
+  private final RecallTuning tuning;
 
   public Recaller(LongSupplier nanoClock) {
     this(nanoClock, MessageLimits.defaults());
@@ -64,11 +65,26 @@ public final class Recaller {
       InstantSource clock,
       Consolidator consolidator,
       Embedders embedders) {
+    this(nanoClock, limits, clock, consolidator, embedders, RecallTuning.defaults());
+  }
+
+  /**
+   * As {@link #Recaller(LongSupplier, MessageLimits, InstantSource, Consolidator, Embedders)},
+   * ranking {@code HYBRID} and {@code ASSOCIATIVE} recalls with {@code tuning}.
+   */
+  public Recaller(
+      LongSupplier nanoClock,
+      MessageLimits limits,
+      InstantSource clock,
+      Consolidator consolidator,
+      Embedders embedders,
+      RecallTuning tuning) {
     this.nanoClock = nanoClock;
     this.limits = limits;
     this.clock = clock;
     this.consolidator = consolidator;
     this.embedders = embedders;
+    this.tuning = java.util.Objects.requireNonNull(tuning, "tuning");
   }
 
   /**
@@ -85,8 +101,8 @@ public final class Recaller {
     IntPredicate accept = space.accepting(cue.filter());
     List<Memory> memories =
         cue.mode() == RecallMode.ASSOCIATIVE
-            ? AssociativeRanker.recall(space, cue, accept, clock.millis())
-            : search(space, cue, accept);
+            ? AssociativeRanker.recall(space, cue, accept, clock.millis(), tuning)
+            : search(space, cue, accept, tuning);
     if (consolidator != null && !memories.isEmpty()) {
       int[] ordinals = new int[memories.size()];
       int n = 0;
@@ -120,9 +136,10 @@ public final class Recaller {
     return query.withEmbedding(embedder.embed(List.of(query.text())).get(0));
   }
 
-  private static List<Memory> search(MemorySpace space, Cue cue, IntPredicate accept) {
+  private static List<Memory> search(
+      MemorySpace space, Cue cue, IntPredicate accept, RecallTuning tuning) {
     List<Memory> out = new ArrayList<>(cue.k());
-    for (SearchHit hit : ranked(space, cue, cue.k(), accept)) {
+    for (SearchHit hit : ranked(space, cue, cue.k(), accept, tuning)) {
       Memory memory = space.memory(hit.ordinal(), hit.score());
       if (memory != null) {
         out.add(memory); // null: forgotten during the search
@@ -137,29 +154,59 @@ public final class Recaller {
    * score); with text only, BM25; with a vector only, similarity. The one place that decides how a
    * cue is searched.
    */
-  static List<SearchHit> ranked(MemorySpace space, Cue cue, int n, IntPredicate accept) {
+  static List<SearchHit> ranked(
+      MemorySpace space, Cue cue, int n, IntPredicate accept, RecallTuning tuning) {
     boolean vector = cue.embedding().length > 0;
     boolean text = cue.mode() != RecallMode.SIMILARITY && !cue.text().isBlank();
     if (text && vector) {
-      int depth = RankFusion.depth(n);
+      int depth = Math.max(n, tuning.depth());
       List<SearchHit> similar = space.similar(cue.embedding(), depth, cue.minScore(), accept);
-      List<TextHit> lexical = space.lexical(cue.text(), depth, accept);
+      List<TextHit> lexical = space.lexical(lexicalText(cue, tuning), depth, accept);
       int[] byVector = similar.stream().mapToInt(SearchHit::ordinal).toArray();
       int[] byText = lexical.stream().mapToInt(TextHit::ordinal).toArray();
+      List<RankFusion.Fused> fused =
+          switch (tuning.fusion()) {
+            case RRF -> RankFusion.fuse(List.of(byVector, byText), n, tuning.rrfK());
+            case WEIGHTED -> {
+              float[] vectorScores = new float[similar.size()];
+              for (int i = 0; i < vectorScores.length; i++) {
+                vectorScores[i] = similar.get(i).score();
+              }
+              float[] textScores = new float[lexical.size()];
+              for (int i = 0; i < textScores.length; i++) {
+                textScores[i] = lexical.get(i).score();
+              }
+              yield RankFusion.weighted(
+                  List.of(byVector, byText),
+                  List.of(vectorScores, textScores),
+                  new float[] {1f - tuning.textWeight(), tuning.textWeight()},
+                  n,
+                  tuning.scale() == RecallTuning.Scale.MINMAX);
+            }
+          };
       List<SearchHit> out = new ArrayList<>(n);
-      for (RankFusion.Fused f : RankFusion.fuse(List.of(byVector, byText), n)) {
+      for (RankFusion.Fused f : fused) {
         out.add(new SearchHit(f.ordinal(), f.score()));
       }
       return out;
     }
     if (text) {
       List<SearchHit> out = new ArrayList<>(n);
-      for (TextHit hit : space.lexical(cue.text(), n, accept)) {
+      for (TextHit hit : space.lexical(lexicalText(cue, tuning), n, accept)) {
         out.add(new SearchHit(hit.ordinal(), hit.score()));
       }
       return out;
     }
     return space.similar(cue.embedding(), n, cue.minScore(), accept);
+  }
+
+  /** The text the BM25 leg searches: the cue's, less function words if the tuning says so. */
+  private static String lexicalText(Cue cue, RecallTuning tuning) {
+    if (!tuning.functionWords()) {
+      return cue.text();
+    }
+    String content = FunctionWords.strip(cue.text());
+    return content.isBlank() ? cue.text() : content; // only function words: search them
   }
 
   private static final float[] NO_EMBEDDING = new float[0];

@@ -89,7 +89,18 @@ public final class Acceptor {
    * @throws InvalidInputException naming the problem
    */
   public Episode validate(MemorySpace space, Episode episode, String defaultId) {
-    return EpisodeValidator.validate(space.config(), episode, defaultId, clock.instant());
+    return validate(space, episode, defaultId, "");
+  }
+
+  /**
+   * As {@link #validate(MemorySpace, Episode, String)}, for an episode stream session {@code
+   * sessionId} accepts: the stored form records the session (recall filters on it).
+   *
+   * @throws InvalidInputException naming the problem
+   */
+  public Episode validate(MemorySpace space, Episode episode, String defaultId, String sessionId) {
+    return EpisodeValidator.validate(
+        space.config(), episode, defaultId, sessionId, clock.instant());
   }
 
   /**

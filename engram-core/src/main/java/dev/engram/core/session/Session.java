@@ -474,7 +474,7 @@ public final class Session implements IndexCallback {
       Episode episode = episodes.get(index); // may throw: a transport's lazily decoded element
       // The server's name for an unnamed episode; built only when needed (hot path).
       String defaultId = episode.id().isEmpty() ? id + "/" + sequence : "";
-      Episode valid = manager.acceptor().validate(space, episode, defaultId);
+      Episode valid = manager.acceptor().validate(space, episode, defaultId, id);
       return manager.acceptor().admitReserved(space, valid, sequence, this, writes, door)
           ? Outcome.ACCEPTED
           : Outcome.DUPLICATE;

@@ -418,7 +418,8 @@ public final class MemorySpace {
         payload.content(),
         head.observedAt(),
         head.confidence(),
-        payload.metadata());
+        payload.metadata(),
+        head.sessionId());
   }
 
   /** The ordinal of the stored episode with this id, or -1. */
@@ -521,7 +522,8 @@ public final class MemorySpace {
               "",
               e.observedAt(),
               e.confidence(),
-              payload == null ? Map.of() : payload.metadata()));
+              payload == null ? Map.of() : payload.metadata(),
+              e.sessionId()));
     };
   }
 

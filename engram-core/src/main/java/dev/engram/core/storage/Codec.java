@@ -25,7 +25,9 @@ import java.util.Map;
  * episodes  key: incarnation i64, id      value: ordinal i32, observed-at seconds i64, nanos i32,
  *                                                confidence f32, dimension i32, floats,
  *                                                content (i32 length, UTF-8), metadata count i32,
- *                                                then (key, value) strings
+ *                                                then (key, value) strings, then the accepting
+ *                                                session's id (string; absent = none, as in
+ *                                                records written before sessions were kept)
  * sessions  key: session id (UTF-8)       value: incarnation i64, last sequence i64,
  *                                                updated-at millis i64, space id (UTF-8)
  * quarantine key: incarnation i64, id      value: ordinal i32, reason (UTF-8)
@@ -112,7 +114,9 @@ final class Codec {
 
   static byte[] episodeValue(int ordinal, Episode e) {
     byte[] content = utf8(e.content());
+    byte[] session = utf8(e.sessionId());
     int size = 4 + 8 + 4 + 4 + 4 + 4 * e.embedding().length + 4 + content.length + 4;
+    size += session.length == 0 ? 0 : 4 + session.length;
     byte[][] meta = new byte[2 * e.metadata().size()][];
     int i = 0;
     for (Map.Entry<String, String> m : e.metadata().entrySet()) {
@@ -132,6 +136,9 @@ final class Codec {
     b.putInt(content.length).put(content).putInt(e.metadata().size());
     for (byte[] s : meta) {
       b.putInt(s.length).put(s);
+    }
+    if (session.length > 0) {
+      b.putInt(session.length).put(session);
     }
     return b.array();
   }
@@ -153,8 +160,10 @@ final class Codec {
     for (int i = 0; i < entries; i++) {
       metadata.put(string(b), string(b));
     }
+    // One String per session, not per episode: many episodes share their session's id.
+    String session = b.hasRemaining() ? string(b).intern() : "";
     return new StoredEpisode(
-        incarnation, ordinal, new Episode(id, vector, content, at, confidence, metadata));
+        incarnation, ordinal, new Episode(id, vector, content, at, confidence, metadata, session));
   }
 
   /**

@@ -15,6 +15,7 @@ import dev.engram.core.model.RecallMode;
 import dev.engram.core.model.RecallQuery;
 import dev.engram.core.model.SpaceConfig;
 import dev.engram.core.model.SpaceId;
+import dev.engram.core.recall.RecallTuning;
 import dev.engram.core.space.MemorySpace;
 import dev.engram.core.storage.FsyncPolicy;
 import dev.engram.core.storage.StorageConfig;
@@ -49,9 +50,20 @@ class ConsolidationTest {
     }
   }
 
+  /**
+   * An engine whose associative recall keeps a node's best activation ({@code spread=max}), so the
+   * temporal scene isolates the edge: under the default additive spread the three mutually similar
+   * weak seeds D0-D2 (0.2 each, similarity edges 0.96) add to each other and outrank the lone
+   * temporal neighbour B (0.25); HybridRecallTest covers the additive rule.
+   */
   private Engram open(StorageConfig storage) {
     EngramConfig config =
-        EngramConfig.builder().workers(1).indexFactory(Indexes::exact).clock(clock).build();
+        EngramConfig.builder()
+            .workers(1)
+            .indexFactory(Indexes::exact)
+            .clock(clock)
+            .recall(RecallTuning.defaults().with("spread=max"))
+            .build();
     engram = new Engram(config, storage);
     return engram;
   }

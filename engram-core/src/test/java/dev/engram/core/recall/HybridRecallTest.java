@@ -2,6 +2,7 @@ package dev.engram.core.recall;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import dev.engram.core.Engram;
 import dev.engram.core.EngramConfig;
@@ -157,6 +158,43 @@ class HybridRecallTest {
   }
 
   @Test
+  void associative_addSpread_aSeedGainsAQuarterOfItsTimeNeighboursSeedScore_maxKeepsItsOwn() {
+    for (String spread : List.of("add", "max")) {
+      try (Engram engine =
+          new Engram(config().recall(RecallTuning.defaults().with("spread=" + spread)).build())) {
+        engine.createSpace(new SpaceConfig(SPACE, DIM, Metric.COSINE));
+        // Consolidated one by one, so the observed_at edges (weight 0.5) are p-q, q-s, s-r;
+        // orthogonal vectors: no similarity edges.
+        List<Episode> timeline =
+            List.of(
+                episode("p", axis(0), "kite festival tickets", 1, "x"),
+                episode("q", axis(1), "the festival kite was red", 2, "x"),
+                episode("s", axis(2), "the bus was late again", 500, "x"),
+                episode("r", axis(3), "kite festival kite parade", 1000, "x"));
+        for (int i = 0; i < timeline.size(); i++) {
+          engine.remember(SPACE, List.of(timeline.get(i)));
+          awaitConsolidated(engine, i + 1);
+        }
+        Map<String, Memory> hits = new java.util.HashMap<>();
+        for (Memory m :
+            engine
+                .recall(SPACE, query(new float[0], "kite festival", 4, RecallMode.ASSOCIATIVE))
+                .memories()) {
+          hits.put(m.episode().id(), m);
+        }
+        assertThat(hits).containsKeys("p", "q", "r");
+        var p = hits.get("p").explanation();
+        var q = hits.get("q").explanation();
+        // hopDecay 0.5 x time edge 0.5: p gets a quarter of q's seed score (add) or keeps its own.
+        float expected =
+            spread.equals("add") ? p.seedScore() + 0.25f * q.seedScore() : p.seedScore();
+        assertThat(p.activation()).as(spread).isCloseTo(expected, within(1e-5f));
+        assertThat(hits.get("s").explanation().seedRank()).as("reached by spreading").isZero();
+      }
+    }
+  }
+
+  @Test
   void textOnlyCue_outsideHybrid_isRefusedWithAClearMessage() {
     try (Engram engine = new Engram(config().build())) {
       engine.createSpace(new SpaceConfig(SPACE, DIM, Metric.COSINE));
@@ -168,8 +206,68 @@ class HybridRecallTest {
   }
 
   @Test
-  void hybrid_fusesVectorAndTextRankings_byReciprocalRank() {
+  void hybrid_byDefault_weighsEachRankingsScaledScores() {
     try (Engram engine = new Engram(config().build())) {
+      engine.createSpace(new SpaceConfig(SPACE, DIM, Metric.COSINE));
+      float[] cue = axis(0);
+      engine.remember(
+          SPACE,
+          List.of(
+              episode("v1", new float[] {1f, 0.1f, 0, 0, 0, 0, 0, 0}, "unrelated words", 1, "x"),
+              episode("both", new float[] {1f, 0.3f, 0, 0, 0, 0, 0, 0}, "the red kite", 2, "x"),
+              episode("v2", new float[] {1f, 0.6f, 0, 0, 0, 0, 0, 0}, "nothing here", 3, "x"),
+              episode("t1", new float[] {0, 0, 1f, 0, 0, 0, 0, 0}, "red kite kites red", 4, "x"),
+              episode("t2", new float[] {0, 0, 0, 1f, 0, 0, 0, 0}, "a kite", 5, "x")));
+      // Each leg alone (all five vectors, the three text matches), with its own scores.
+      Map<String, Float> byVector = scores(engine, query(cue, "", 5, RecallMode.HYBRID));
+      // "what are" are function words: the BM25 leg searches "red kites" either way.
+      Map<String, Float> byText =
+          scores(engine, query(new float[0], "what are red kites", 5, RecallMode.HYBRID));
+      assertThat(byText).containsOnlyKeys("t1", "both", "t2");
+
+      List<Memory> fused =
+          engine.recall(SPACE, query(cue, "what are red kites", 5, RecallMode.HYBRID)).memories();
+
+      RecallTuning t = RecallTuning.defaults();
+      assertThat(t.fusion()).isEqualTo(RecallTuning.Fusion.WEIGHTED);
+      Map<String, Float> expected = new java.util.HashMap<>();
+      for (String id : byVector.keySet()) {
+        expected.put(
+            id, (1 - t.textWeight()) * scaled(byVector, id) + t.textWeight() * scaled(byText, id));
+      }
+      assertThat(fused).hasSize(5);
+      for (Memory m : fused) {
+        assertThat(m.score())
+            .as(m.episode().id())
+            .isCloseTo(expected.get(m.episode().id()), within(1e-5f));
+      }
+      assertThat(fused.stream().map(Memory::score).toList())
+          .isSortedAccordingTo(java.util.Comparator.reverseOrder());
+    }
+  }
+
+  private static Map<String, Float> scores(Engram engine, RecallQuery q) {
+    Map<String, Float> out = new java.util.HashMap<>();
+    for (Memory m : engine.recall(SPACE, q).memories()) {
+      out.put(m.episode().id(), m.score());
+    }
+    return out;
+  }
+
+  /** Min-max scaled within the ranking; 0 when missing from it. */
+  private static float scaled(Map<String, Float> ranking, String id) {
+    if (!ranking.containsKey(id)) {
+      return 0f;
+    }
+    float hi = java.util.Collections.max(ranking.values());
+    float lo = java.util.Collections.min(ranking.values());
+    return hi > lo ? (ranking.get(id) - lo) / (hi - lo) : 1f;
+  }
+
+  @Test
+  void hybrid_withRrf_fusesVectorAndTextRankings_byReciprocalRank() {
+    try (Engram engine =
+        new Engram(config().recall(RecallTuning.defaults().with("fusion=rrf")).build())) {
       engine.createSpace(new SpaceConfig(SPACE, DIM, Metric.COSINE));
       // Vector ranking for the cue axis(0): v1 > both > v2 > t1 > t2 (no text match for v1, v2).
       float[] cue = axis(0);

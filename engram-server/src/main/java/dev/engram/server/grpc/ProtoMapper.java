@@ -159,7 +159,8 @@ public final class ProtoMapper {
     return new dev.engram.core.model.RecallFilter(
         f.getMetadataMap(),
         f.hasObservedAfter() ? instant(f.getObservedAfter(), "filter.observed_after") : null,
-        f.hasObservedBefore() ? instant(f.getObservedBefore(), "filter.observed_before") : null);
+        f.hasObservedBefore() ? instant(f.getObservedBefore(), "filter.observed_before") : null,
+        f.getSessionId());
   }
 
   public static RecallResponse toProto(String requestId, RecallResult result) {
@@ -174,7 +175,8 @@ public final class ProtoMapper {
               .setEpisode(toProto(m.episode()))
               .setScore(m.score())
               .setConfidence(m.confidence())
-              .addAllAliases(m.aliases());
+              .addAllAliases(m.aliases())
+              .setSessionId(m.episode().sessionId());
       if (m.explanation() != null) {
         var e = m.explanation();
         memory.setExplanation(
