@@ -443,6 +443,9 @@ public final class DurableStore
                 .formatted(byIncarnation.get(q.incarnation()).config().id(), q.id(), q.reason()));
       }
       int quarantined = applied.size();
+      // The graph first: a near-duplicate merged into another memory left the index (a removed
+      // node in the snapshot, or never indexed) and must not be indexed again below.
+      restoreAssociations(byIncarnation);
       long reindexed = 0;
       for (MemorySpace space : byIncarnation.values()) {
         SnapshotGuard guard = states.get(space).guard();
@@ -466,7 +469,6 @@ public final class DurableStore
         reindexed += toIndex.size();
         quarantined += indexAll(space, toIndex, indexThreads);
       }
-      restoreAssociations(byIncarnation);
       int restoredSessions = restoreSessions(byIncarnation, sessions, maxSessions);
       removeOrphans(orphans);
       long millis = (System.nanoTime() - start) / 1_000_000;

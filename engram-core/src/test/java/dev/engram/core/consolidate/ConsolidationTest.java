@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import dev.engram.core.Engram;
 import dev.engram.core.EngramConfig;
 import dev.engram.core.Indexes;
+import dev.engram.core.index.VectorIndex;
 import dev.engram.core.ingest.IndexCallback;
 import dev.engram.core.model.Episode;
 import dev.engram.core.model.Memory;
@@ -27,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -57,10 +59,14 @@ class ConsolidationTest {
    * temporal neighbour B (0.25); HybridRecallTest covers the additive rule.
    */
   private Engram open(StorageConfig storage) {
+    return open(storage, Indexes::exact);
+  }
+
+  private Engram open(StorageConfig storage, Function<SpaceConfig, VectorIndex> indexes) {
     EngramConfig config =
         EngramConfig.builder()
             .workers(1)
-            .indexFactory(Indexes::exact)
+            .indexFactory(indexes)
             .clock(clock)
             .recall(RecallTuning.defaults().with("spread=max"))
             .build();
@@ -167,6 +173,30 @@ class ConsolidationTest {
     assertThat(engram.forget(SPACE, List.of("first"))).isEqualTo(2);
     assertThat(engram.episode(SPACE, "second")).isNull();
     assertThat(engram.getSpace(SPACE).indexedCount()).isEqualTo(1);
+  }
+
+  /**
+   * A near-duplicate merged before the final graph snapshot is a removed node in that snapshot;
+   * recovery must not try to index it again (it was quarantined as "already added").
+   */
+  @Test
+  void mergedNearDuplicate_inGraphSnapshot_isNotQuarantinedAfterRestart() {
+    StorageConfig storage = StorageConfig.of(dir).withSnapshotInterval(Duration.ofHours(1));
+    open(storage, Indexes::hnsw);
+    engram.createSpace(new SpaceConfig(SPACE, 4, Metric.COSINE));
+    remember(episode("first", "Alice likes green tea.", T0, 0.5f, 1, 0.1f, 0, 0));
+    remember(episode("second", "alice likes green tea", T0.plusSeconds(5), 0.5f, 1, 0.11f, 0, 0));
+    assertThat(engram.consolidator().merged()).isEqualTo(1);
+    engram.close(); // writes the final graph snapshot, "second" removed in it
+    engram = null;
+
+    open(storage, Indexes::hnsw);
+    assertThat(engram.recovered().quarantined()).isZero();
+    assertThat(engram.episode(SPACE, "second")).isNotNull();
+    List<Memory> memories = recall(RecallMode.ASSOCIATIVE, 2, 1, 0.1f, 0, 0);
+    assertThat(ids(memories)).containsExactly("first");
+    assertThat(memories.get(0).aliases()).containsExactly("second");
+    assertThat(engram.getSpace(SPACE).indexedCount()).isEqualTo(2);
   }
 
   @Test
