@@ -241,6 +241,12 @@ public final class IndexBench {
         pool.shutdown();
       }
       index = fresh;
+      long degree = 0;
+      for (int i = 0; i < data.length; i++) {
+        degree += fresh.neighbours(i).length;
+      }
+      System.err.printf(
+          "engram HNSW average layer-0 degree: %.1f%n", degree / (double) data.length);
     }
 
     @Override
