@@ -148,10 +148,14 @@ public final class IndexBench {
       for (int threads : new int[] {1, 2}) {
         gc();
         long start = System.nanoTime();
+        long cpuStart = processCpuNanos();
         c.build(data, threads);
         double seconds = (System.nanoTime() - start) / 1e9;
+        double cpu = (processCpuNanos() - cpuStart) / 1e9;
         row.append(String.format("|%.0f", w.n() / seconds));
-        System.err.printf("%s build %d thread(s): %.1f s%n", c.name(), threads, seconds);
+        System.err.printf(
+            "%s build %d thread(s): %.1f s, process CPU %.1f s (%.0f vec per CPU-second)%n",
+            c.name(), threads, seconds, cpu, w.n() / cpu);
       }
     } else {
       c.build(data, 1);
@@ -168,11 +172,15 @@ public final class IndexBench {
       int count = c.approximate() ? queries.length : Math.min(queries.length, 200);
       Histogram histogram = new Histogram(3);
       int[][] found = new int[count][];
+      long cpuStart = processCpuNanos();
       for (int q = 0; q < count; q++) {
         long t0 = System.nanoTime();
         found[q] = c.search(queries[q], K, ef);
         histogram.recordValue(Math.max(1, (System.nanoTime() - t0) / 1000));
       }
+      System.err.printf(
+          "%s ef %d: process CPU %.0f us per query%n",
+          c.name(), ef, (processCpuNanos() - cpuStart) / 1e3 / count);
       double recall = ClusteredVectors.recall(java.util.Arrays.copyOf(w.truth(), count), found, K);
       row.append(
           String.format(
@@ -182,6 +190,15 @@ public final class IndexBench {
     row.append(String.format("|%.0f", heap / 1048576.0));
     row.append("|").append(VectorMath.implementation());
     return row.toString();
+  }
+
+  /**
+   * CPU time of the whole process (every thread: builders, JIT, GC), which other processes on a
+   * shared machine do not inflate the way they inflate wall-clock time.
+   */
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
   }
 
   private static void gc() {
