@@ -37,6 +37,11 @@ import org.HdrHistogram.Histogram;
  * Markdown table. {@code --index hnsw|jvector|exact} runs one index and prints one {@code RESULT}
  * line.
  *
+ * <p>{@code --hnswlib-python PATH} adds hnswlib (run by {@code scripts/hnswlib_bench.py} with that
+ * Python, on the same vectors written as fvecs under the cache) after jvector; {@code --index
+ * hnsw,hnswlib} runs just those, one after another; {@code --rounds N} repeats the sequence N times
+ * (alternated) and prints every row; {@code --write-vecs DIR} only writes the fvecs.
+ *
  * <p>Options: {@code --dim 384 --n 100000 --queries 1000 --warmup 3000 --m 16 --efc 100 --seed 42
  * --cache target/bench-cache}.
  */
@@ -55,20 +60,52 @@ public final class IndexBench {
     long seed = Long.parseLong(opts.getOrDefault("seed", "42"));
     Path cache = Path.of(opts.getOrDefault("cache", "target/bench-cache"));
     Path truthFile = cache.resolve("truth-" + dim + "-" + n + "-" + queries + "-" + seed + ".bin");
-    if (which.equals("all")) {
+    int warmup = Integer.parseInt(opts.getOrDefault("warmup", "3000"));
+    int m = Integer.parseInt(opts.getOrDefault("m", "16"));
+    int efc = Integer.parseInt(opts.getOrDefault("efc", "100"));
+    String python = opts.get("hnswlib-python");
+    if (which.equals("all") || which.contains(",")) {
       ensureTruth(truthFile, dim, n, queries, seed);
+      List<String> indexes = new ArrayList<>();
+      if (which.equals("all")) {
+        indexes.addAll(List.of("hnsw", "jvector"));
+        if (python != null) {
+          indexes.add("hnswlib");
+        }
+        indexes.add("exact");
+      } else {
+        indexes.addAll(List.of(which.split(",")));
+      }
+      int rounds = Integer.parseInt(opts.getOrDefault("rounds", "1"));
+      Path vecs = null;
+      if (indexes.contains("hnswlib")) {
+        if (python == null) {
+          throw new IllegalArgumentException("--index hnswlib needs --hnswlib-python PATH");
+        }
+        vecs = cache.resolve("vecs-" + dim + "-" + n + "-" + queries + "-" + warmup + "-" + seed);
+        writeVecs(vecs, new Workload(dim, n, queries, seed, readTruth(truthFile)), warmup);
+      }
       List<String> rows = new ArrayList<>();
-      for (String index : List.of("hnsw", "jvector", "exact")) {
-        rows.add(runChild(index, args));
+      for (int round = 1; round <= rounds; round++) {
+        for (String index : indexes) {
+          if (rounds > 1) {
+            System.out.printf("round %d of %d: %s%n", round, rounds, index);
+          }
+          rows.add(
+              index.equals("hnswlib")
+                  ? runHnswlib(python, vecs, m, efc)
+                  : runChild(index.strip(), args));
+        }
       }
       printTable(dim, n, rows);
       return;
     }
     ensureTruth(truthFile, dim, n, queries, seed);
     Workload w = new Workload(dim, n, queries, seed, readTruth(truthFile));
-    int warmup = Integer.parseInt(opts.getOrDefault("warmup", "3000"));
-    int m = Integer.parseInt(opts.getOrDefault("m", "16"));
-    int efc = Integer.parseInt(opts.getOrDefault("efc", "100"));
+    if (opts.containsKey("write-vecs")) {
+      writeVecs(Path.of(opts.get("write-vecs")), w, warmup);
+      return;
+    }
     Candidate candidate =
         switch (which) {
           case "hnsw" -> new OurHnsw(dim, m, efc);
@@ -111,10 +148,14 @@ public final class IndexBench {
       for (int threads : new int[] {1, 2}) {
         gc();
         long start = System.nanoTime();
+        long cpuStart = processCpuNanos();
         c.build(data, threads);
         double seconds = (System.nanoTime() - start) / 1e9;
+        double cpu = (processCpuNanos() - cpuStart) / 1e9;
         row.append(String.format("|%.0f", w.n() / seconds));
-        System.err.printf("%s build %d thread(s): %.1f s%n", c.name(), threads, seconds);
+        System.err.printf(
+            "%s build %d thread(s): %.1f s, process CPU %.1f s (%.0f vec per CPU-second)%n",
+            c.name(), threads, seconds, cpu, w.n() / cpu);
       }
     } else {
       c.build(data, 1);
@@ -131,11 +172,15 @@ public final class IndexBench {
       int count = c.approximate() ? queries.length : Math.min(queries.length, 200);
       Histogram histogram = new Histogram(3);
       int[][] found = new int[count][];
+      long cpuStart = processCpuNanos();
       for (int q = 0; q < count; q++) {
         long t0 = System.nanoTime();
         found[q] = c.search(queries[q], K, ef);
         histogram.recordValue(Math.max(1, (System.nanoTime() - t0) / 1000));
       }
+      System.err.printf(
+          "%s ef %d: process CPU %.0f us per query%n",
+          c.name(), ef, (processCpuNanos() - cpuStart) / 1e3 / count);
       double recall = ClusteredVectors.recall(java.util.Arrays.copyOf(w.truth(), count), found, K);
       row.append(
           String.format(
@@ -145,6 +190,15 @@ public final class IndexBench {
     row.append(String.format("|%.0f", heap / 1048576.0));
     row.append("|").append(VectorMath.implementation());
     return row.toString();
+  }
+
+  /**
+   * CPU time of the whole process (every thread: builders, JIT, GC), which other processes on a
+   * shared machine do not inflate the way they inflate wall-clock time.
+   */
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
   }
 
   private static void gc() {
@@ -204,6 +258,12 @@ public final class IndexBench {
         pool.shutdown();
       }
       index = fresh;
+      long degree = 0;
+      for (int i = 0; i < data.length; i++) {
+        degree += fresh.neighbours(i).length;
+      }
+      System.err.printf(
+          "engram HNSW average layer-0 degree: %.1f%n", degree / (double) data.length);
     }
 
     @Override
@@ -286,6 +346,93 @@ public final class IndexBench {
     }
   }
 
+  /**
+   * Writes the workload as {@code base.fvecs} (the data), {@code query.fvecs} (the measured queries
+   * followed by the warm-up queries) and {@code groundtruth.ivecs} (exact top-100 of each measured
+   * query) in the TEXMEX layout (per row: little-endian int32 dimension, then the values), for
+   * benchmarks outside the JVM. Skipped if the directory already holds all three.
+   */
+  static void writeVecs(Path dir, Workload w, int warmup) throws IOException {
+    Path base = dir.resolve("base.fvecs");
+    Path query = dir.resolve("query.fvecs");
+    Path truth = dir.resolve("groundtruth.ivecs");
+    if (Files.exists(base) && Files.exists(query) && Files.exists(truth)) {
+      return;
+    }
+    Files.createDirectories(dir);
+    writeRows(query, w.queryVectors(w.queries() + warmup));
+    writeRows(truth, w.truth());
+    Path partial = dir.resolve("base.fvecs.tmp");
+    writeRows(partial, w.data());
+    Files.move(partial, base, java.nio.file.StandardCopyOption.REPLACE_EXISTING); // marks complete
+  }
+
+  private static void writeRows(Path file, float[][] rows) throws IOException {
+    try (DataOutputStream out = openRows(file)) {
+      for (float[] row : rows) {
+        out.writeInt(Integer.reverseBytes(row.length));
+        for (float value : row) {
+          out.writeInt(Integer.reverseBytes(Float.floatToRawIntBits(value)));
+        }
+      }
+    }
+  }
+
+  private static void writeRows(Path file, int[][] rows) throws IOException {
+    try (DataOutputStream out = openRows(file)) {
+      for (int[] row : rows) {
+        out.writeInt(Integer.reverseBytes(row.length));
+        for (int value : row) {
+          out.writeInt(Integer.reverseBytes(value));
+        }
+      }
+    }
+  }
+
+  private static DataOutputStream openRows(Path file) throws IOException {
+    return new DataOutputStream(
+        new java.io.BufferedOutputStream(Files.newOutputStream(file), 1 << 16));
+  }
+
+  /**
+   * Runs {@code hnswlib_bench.py} (see {@link #findScript}) with the given Python on the vectors in
+   * {@code dir}; returns its {@code RESULT} line.
+   */
+  private static String runHnswlib(String python, Path dir, int m, int efc) throws Exception {
+    Path script = findScript();
+    List<String> command =
+        List.of(
+            python,
+            script.toString(),
+            "--dir",
+            dir.toString(),
+            "--m",
+            Integer.toString(m),
+            "--efc",
+            Integer.toString(efc),
+            "--k",
+            Integer.toString(K));
+    return collect("hnswlib", command);
+  }
+
+  /** {@code scripts/hnswlib_bench.py} of this module: searched upwards from this class's jar. */
+  private static Path findScript() throws Exception {
+    Path here =
+        Path.of(IndexBench.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    for (Path dir = here; dir != null; dir = dir.getParent()) {
+      for (Path candidate :
+          List.of(
+              dir.resolve("scripts/hnswlib_bench.py"),
+              dir.resolve("engram-bench/scripts/hnswlib_bench.py"))) {
+        if (Files.exists(candidate)) {
+          return candidate;
+        }
+      }
+    }
+    throw new IllegalStateException(
+        "engram-bench/scripts/hnswlib_bench.py not found above " + here);
+  }
+
   private static String runChild(String index, String[] args) throws Exception {
     List<String> command = new ArrayList<>();
     command.add(ProcessHandle.current().info().command().orElse("java"));
@@ -293,12 +440,18 @@ public final class IndexBench {
     command.add("-cp");
     command.add(System.getProperty("java.class.path"));
     command.add(IndexBench.class.getName());
-    for (String arg : args) {
-      if (!arg.startsWith("--index")) {
-        command.add(arg);
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--index")) {
+        i++; // and its value
+      } else if (!args[i].startsWith("--index=")) {
+        command.add(args[i]);
       }
     }
     command.add("--index=" + index);
+    return collect(index, command);
+  }
+
+  private static String collect(String index, List<String> command) throws Exception {
     Process process =
         new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
     String result = null;

@@ -8,8 +8,8 @@ package dev.engram.core.index;
  * @param efConstruction search width while inserting (at least {@code m}, at most 10,000)
  * @param efSearch default search width when a caller passes {@code ef <= 0} (1–10,000)
  * @param repairFraction when removed-but-unrepaired nodes exceed this fraction of the graph, the
- *     {@link HnswIndex#remove} that crosses it runs {@link HnswIndex#repair}; {@code 0} disables
- *     automatic repair (0–1)
+ *     {@link HnswIndex#remove} that crosses it starts {@link HnswIndex#repair} on a background
+ *     thread (the remove itself does not wait); {@code 0} disables automatic repair (0–1)
  */
 public record HnswParams(int m, int efConstruction, int efSearch, double repairFraction) {
 

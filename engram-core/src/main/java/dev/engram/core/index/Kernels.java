@@ -11,6 +11,12 @@ interface Kernels {
   /** Inner product of {@code a[aOffset, aOffset+length)} and {@code b[bOffset, ...)}. */
   float dot(float[] a, int aOffset, float[] b, int bOffset, int length);
 
+  /**
+   * Inner product of floats {@code a[aOffset, aOffset+length)} and signed bytes {@code b[bOffset,
+   * ...)} (an int8 code, see {@link VectorMath#quantizeInto}).
+   */
+  float dotBytes(float[] a, int aOffset, byte[] b, int bOffset, int length);
+
   /** Squared Euclidean distance of the same two ranges. */
   float squaredDistance(float[] a, int aOffset, float[] b, int bOffset, int length);
 

@@ -1,7 +1,9 @@
 package dev.engram.core.index;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -14,6 +16,9 @@ import jdk.incubator.vector.VectorSpecies;
 final class PanamaKernels implements Kernels {
   private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
   private static final int LANES = SPECIES.length();
+  // As many bytes as float lanes: one load widens (B2F) into one float vector.
+  private static final VectorSpecies<Byte> BYTES =
+      VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, 8 * LANES)));
 
   static final PanamaKernels INSTANCE = new PanamaKernels();
 
@@ -57,6 +62,32 @@ final class PanamaKernels implements Kernels {
       sum = Math.fma(a[aOffset + i], b[bOffset + i], sum);
     }
     return sum;
+  }
+
+  @Override
+  public float dotBytes(float[] a, int aOffset, byte[] b, int bOffset, int length) {
+    FloatVector acc0 = FloatVector.zero(SPECIES);
+    FloatVector acc1 = FloatVector.zero(SPECIES);
+    int i = 0;
+    if (BYTES.length() == LANES) {
+      int bound2 = length - length % (2 * LANES);
+      for (; i < bound2; i += 2 * LANES) {
+        acc0 = widen(b, bOffset + i).fma(FloatVector.fromArray(SPECIES, a, aOffset + i), acc0);
+        acc1 =
+            widen(b, bOffset + i + LANES)
+                .fma(FloatVector.fromArray(SPECIES, a, aOffset + i + LANES), acc1);
+      }
+    }
+    float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    for (; i < length; i++) {
+      sum = Math.fma(a[aOffset + i], b[bOffset + i], sum);
+    }
+    return sum;
+  }
+
+  private static FloatVector widen(byte[] b, int offset) {
+    return (FloatVector)
+        ByteVector.fromArray(BYTES, b, offset).convertShape(VectorOperators.B2F, SPECIES, 0);
   }
 
   @Override

@@ -31,6 +31,21 @@ final class ScalarKernels implements Kernels {
   }
 
   @Override
+  public float dotBytes(float[] a, int aOffset, byte[] b, int bOffset, int length) {
+    float s0 = 0f;
+    float s1 = 0f;
+    int i = 0;
+    for (int bound = length & ~1; i < bound; i += 2) {
+      s0 += a[aOffset + i] * b[bOffset + i];
+      s1 += a[aOffset + i + 1] * b[bOffset + i + 1];
+    }
+    for (; i < length; i++) {
+      s0 += a[aOffset + i] * b[bOffset + i];
+    }
+    return s0 + s1;
+  }
+
+  @Override
   public float squaredDistance(float[] a, int aOffset, float[] b, int bOffset, int length) {
     float s0 = 0f;
     float s1 = 0f;

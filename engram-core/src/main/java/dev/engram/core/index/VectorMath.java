@@ -1,6 +1,7 @@
 package dev.engram.core.index;
 
 import dev.engram.core.model.Metric;
+import java.util.Arrays;
 
 /**
  * Distance kernels shared by every index and by the fresh segment's exact scan.
@@ -71,6 +72,33 @@ public final class VectorMath {
     return metric == Metric.L2
         ? -KERNELS.squaredDistance(a, aOffset, b, bOffset, length)
         : KERNELS.dot(a, aOffset, b, bOffset, length);
+  }
+
+  /** Inner product of floats and an int8 code (unscaled: multiply by the code's scale). */
+  public static float dotBytes(float[] a, int aOffset, byte[] b, int bOffset, int length) {
+    return KERNELS.dotBytes(a, aOffset, b, bOffset, length);
+  }
+
+  /**
+   * Scalar-quantises {@code v[vOffset, vOffset+length)} into signed bytes at {@code
+   * codes[cOffset...]}: {@code code = round(v / scale)} with {@code scale = max|v| / 127}, so the
+   * largest component maps to ±127; returns the scale (0 for a zero vector). {@code v · q} is then
+   * about {@code scale * dotBytes(q, code)}, within {@code scale / 2 * sum|q|}.
+   */
+  public static float quantizeInto(float[] v, int vOffset, byte[] codes, int cOffset, int length) {
+    float max = 0;
+    for (int i = 0; i < length; i++) {
+      max = Math.max(max, Math.abs(v[vOffset + i]));
+    }
+    if (!(max > 0) || !Float.isFinite(max)) {
+      Arrays.fill(codes, cOffset, cOffset + length, (byte) 0);
+      return 0;
+    }
+    float inverse = 127f / max;
+    for (int i = 0; i < length; i++) {
+      codes[cOffset + i] = (byte) Math.round(v[vOffset + i] * inverse);
+    }
+    return max / 127f;
   }
 
   /** A unit-length copy of {@code v}; a zero vector is returned as a zero copy. */

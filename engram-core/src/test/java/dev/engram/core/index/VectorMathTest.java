@@ -17,6 +17,58 @@ class VectorMathTest {
   }
 
   @Test
+  void dotBytes_vectorApiAndScalar_equalExactSumOfProducts() {
+    SplittableRandom random = new SplittableRandom(11);
+    for (int length = 0; length <= 800; length += length < 70 ? 1 : 89) {
+      int aOffset = random.nextInt(5);
+      int bOffset = random.nextInt(5);
+      float[] a = new float[aOffset + length];
+      byte[] b = new byte[bOffset + length];
+      double exact = 0;
+      for (int i = 0; i < length; i++) {
+        a[aOffset + i] = (float) random.nextGaussian();
+        b[bOffset + i] = (byte) (random.nextInt(255) - 127);
+        exact += (double) a[aOffset + i] * b[bOffset + i];
+      }
+      float tolerance = 1e-4f * (length + 1) * 127;
+      assertThat(PanamaKernels.INSTANCE.dotBytes(a, aOffset, b, bOffset, length))
+          .as("length %d", length)
+          .isCloseTo((float) exact, offset(tolerance));
+      assertThat(ScalarKernels.INSTANCE.dotBytes(a, aOffset, b, bOffset, length))
+          .as("length %d", length)
+          .isCloseTo((float) exact, offset(tolerance));
+    }
+  }
+
+  @Test
+  void quantizeInto_unitVector_dotWithinTheStatedBound() {
+    SplittableRandom random = new SplittableRandom(5);
+    int dim = 384;
+    float[] v = new float[dim];
+    float[] q = new float[dim];
+    for (int i = 0; i < dim; i++) {
+      v[i] = (float) random.nextGaussian();
+      q[i] = (float) random.nextGaussian();
+    }
+    VectorMath.normalizeInto(v, v, 0);
+    VectorMath.normalizeInto(q, q, 0);
+    byte[] codes = new byte[dim + 3];
+    float scale = VectorMath.quantizeInto(v, 0, codes, 3, dim);
+
+    float approximate = scale * VectorMath.dotBytes(q, 0, codes, 3, dim);
+    double bound = 0;
+    int extremes = 0;
+    for (int i = 0; i < dim; i++) {
+      bound += Math.abs(q[i]) * scale / 2;
+      extremes += Math.abs(codes[3 + i]) == 127 ? 1 : 0;
+    }
+    assertThat(approximate).isCloseTo(VectorMath.dot(q, v), offset((float) bound + 1e-6f));
+    assertThat(extremes).isPositive();
+    assertThat(VectorMath.quantizeInto(new float[dim], 0, codes, 0, dim)).isZero();
+    assertThat(codes[0]).isZero();
+  }
+
+  @Test
   void kernels_vectorApiAndScalar_agreeWithinTolerance() {
     SplittableRandom random = new SplittableRandom(7);
     Kernels scalar = ScalarKernels.INSTANCE;
