@@ -37,6 +37,12 @@ import java.util.function.LongSupplier;
  * @param consolidation the consolidation worker's settings (on by default)
  * @param embedders the server-side embedders spaces may name ({@link Embedders#NONE}: clients send
  *     every vector)
+ * @param indexShare the share of time each index worker keeps indexing while accepts are in flight
+ *     and the queue is below half full, in (0, 1]; 1 = never yield to the accept path (see {@link
+ *     dev.engram.core.ingest.IngestQueue})
+ * @param warmup how long a server may spend warming the distance kernels and the accept path before
+ *     it reports ready ({@link Warmup}); zero = no warm-up (the engine itself never warms up, only
+ *     {@code EngramServer.start} does)
  */
 public record EngramConfig(
     int queueCapacity,
@@ -53,7 +59,9 @@ public record EngramConfig(
     MessageLimits limits,
     EngineEvents events,
     ConsolidationConfig consolidation,
-    Embedders embedders) {
+    Embedders embedders,
+    double indexShare,
+    Duration warmup) {
 
   public EngramConfig {
     Objects.requireNonNull(indexFactory, "indexFactory");
@@ -65,6 +73,7 @@ public record EngramConfig(
     Objects.requireNonNull(events, "events");
     Objects.requireNonNull(consolidation, "consolidation");
     Objects.requireNonNull(embedders, "embedders");
+    Objects.requireNonNull(warmup, "warmup");
   }
 
   /** This configuration with {@code events} as its metrics hook. */
@@ -84,8 +93,13 @@ public record EngramConfig(
         limits,
         events,
         consolidation,
-        embedders);
+        embedders,
+        indexShare,
+        warmup);
   }
+
+  /** The default {@link #indexShare}: see docs/architecture.md, "Acceptance first". */
+  public static final double DEFAULT_INDEX_SHARE = 0.25;
 
   public static Builder builder() {
     return new Builder();
@@ -108,6 +122,8 @@ public record EngramConfig(
     private EngineEvents events = EngineEvents.NONE;
     private ConsolidationConfig consolidation = ConsolidationConfig.defaults();
     private Embedders embedders = Embedders.NONE;
+    private double indexShare = DEFAULT_INDEX_SHARE;
+    private Duration warmup = Duration.ZERO;
 
     private Builder() {}
 
@@ -242,6 +258,27 @@ public record EngramConfig(
       return this;
     }
 
+    /**
+     * The share of time each index worker keeps indexing while accepts are in flight and the queue
+     * is below half full: 1 = never yield, 0.25 (the default) = a quarter of the time.
+     */
+    public Builder indexShare(double share) {
+      if (!(share > 0 && share <= 1)) {
+        throw new IllegalArgumentException("indexShare must be in (0, 1], got " + share);
+      }
+      this.indexShare = share;
+      return this;
+    }
+
+    /** How long a server may warm up before it reports ready; zero = none (the default). */
+    public Builder warmup(Duration budget) {
+      if (budget.isNegative()) {
+        throw new IllegalArgumentException("warmup must not be negative, got " + budget);
+      }
+      this.warmup = budget;
+      return this;
+    }
+
     public EngramConfig build() {
       return new EngramConfig(
           queueCapacity,
@@ -258,7 +295,9 @@ public record EngramConfig(
           limits,
           events,
           consolidation,
-          embedders);
+          embedders,
+          indexShare,
+          warmup);
     }
   }
 }
