@@ -99,7 +99,7 @@ public record EngramConfig(
   }
 
   /** The default {@link #indexShare}: see docs/architecture.md, "Acceptance first". */
-  public static final double DEFAULT_INDEX_SHARE = 0.25;
+  public static final double DEFAULT_INDEX_SHARE = 1;
 
   public static Builder builder() {
     return new Builder();
@@ -260,7 +260,7 @@ public record EngramConfig(
 
     /**
      * The share of time each index worker keeps indexing while accepts are in flight and the queue
-     * is below half full: 1 = never yield, 0.25 (the default) = a quarter of the time.
+     * is below half full: 1 (the default) = never yield, 0.25 = a quarter of the time.
      */
     public Builder indexShare(double share) {
       if (!(share > 0 && share <= 1)) {

@@ -99,8 +99,8 @@ record LoadOptions(
                               (default off), to measure what authentication costs (gRPC door only)
         --workers N           in-process server: index workers (default: one per core)
         --index-share F       in-process server: share of time index workers keep indexing while
-                              accepts are in flight, 0 < F <= 1 (default: the server's, 0.25;
-                              1 = never yield, the behaviour before the policy)
+                              accepts are in flight, 0 < F <= 1 (default: the server's, 1 =
+                              never yield, the behaviour before the policy)
         --server-warmup S     in-process server: warm-up before it listens, in seconds (default 3,
                               as serve; 0 = none, to see a cold start)
         --consolidation on|off|compare  in-process server: the consolidation worker (default on);

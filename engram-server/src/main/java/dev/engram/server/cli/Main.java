@@ -58,8 +58,8 @@ public final class Main {
         --workers N          index worker threads (default: available processors);
                              --index-workers N is the same option
         --index-share F      share of time each index worker keeps indexing while accepts are in
-                             flight and the queue is below half full, 0 < F <= 1 (default 0.25;
-                             1: indexing never yields to accepting); see docs/architecture.md
+                             flight and the queue is below half full, 0 < F <= 1 (default 1:
+                             indexing never yields; e.g. 0.25); see docs/architecture.md
         --warmup SECONDS     warm the distance kernels and the accept path for up to this long
                              before the server listens (default 3; 0: no warm-up)
         --max-message-bytes N  largest message the server reads and largest recall answer it
