@@ -118,6 +118,7 @@ public final class Engram implements AutoCloseable {
             config.nanoClock(),
             store == null ? QuarantineRecorder.IN_MEMORY : store,
             config.events());
+    queue.indexShare(config.indexShare());
     if (store != null) {
       store.listen(config.events());
     }

@@ -39,6 +39,12 @@ import java.util.function.LongSupplier;
  * @param embedders the server-side embedders spaces may name ({@link Embedders#NONE}: clients send
  *     every vector)
  * @param recall the ranking knobs of {@code HYBRID} and {@code ASSOCIATIVE} recall
+ * @param indexShare the share of time each index worker keeps indexing while accepts are in flight
+ *     and the queue is below half full, in (0, 1]; 1 = never yield to the accept path (see {@link
+ *     dev.engram.core.ingest.IngestQueue})
+ * @param warmup how long a server may spend warming the distance kernels and the accept path before
+ *     it reports ready ({@link Warmup}); zero = no warm-up (the engine itself never warms up, only
+ *     {@code EngramServer.start} does)
  */
 public record EngramConfig(
     int queueCapacity,
@@ -56,7 +62,9 @@ public record EngramConfig(
     EngineEvents events,
     ConsolidationConfig consolidation,
     Embedders embedders,
-    RecallTuning recall) {
+    RecallTuning recall,
+    double indexShare,
+    Duration warmup) {
 
   public EngramConfig {
     Objects.requireNonNull(indexFactory, "indexFactory");
@@ -69,6 +77,7 @@ public record EngramConfig(
     Objects.requireNonNull(consolidation, "consolidation");
     Objects.requireNonNull(embedders, "embedders");
     Objects.requireNonNull(recall, "recall");
+    Objects.requireNonNull(warmup, "warmup");
   }
 
   /** This configuration with {@code events} as its metrics hook. */
@@ -89,8 +98,13 @@ public record EngramConfig(
         events,
         consolidation,
         embedders,
-        recall);
+        recall,
+        indexShare,
+        warmup);
   }
+
+  /** The default {@link #indexShare}: see docs/architecture.md, "Acceptance first". */
+  public static final double DEFAULT_INDEX_SHARE = 1;
 
   public static Builder builder() {
     return new Builder();
@@ -114,6 +128,8 @@ public record EngramConfig(
     private ConsolidationConfig consolidation = ConsolidationConfig.defaults();
     private Embedders embedders = Embedders.NONE;
     private RecallTuning recall = RecallTuning.defaults();
+    private double indexShare = DEFAULT_INDEX_SHARE;
+    private Duration warmup = Duration.ZERO;
 
     private Builder() {}
 
@@ -254,6 +270,27 @@ public record EngramConfig(
       return this;
     }
 
+    /**
+     * The share of time each index worker keeps indexing while accepts are in flight and the queue
+     * is below half full: 1 (the default) = never yield, 0.25 = a quarter of the time.
+     */
+    public Builder indexShare(double share) {
+      if (!(share > 0 && share <= 1)) {
+        throw new IllegalArgumentException("indexShare must be in (0, 1], got " + share);
+      }
+      this.indexShare = share;
+      return this;
+    }
+
+    /** How long a server may warm up before it reports ready; zero = none (the default). */
+    public Builder warmup(Duration budget) {
+      if (budget.isNegative()) {
+        throw new IllegalArgumentException("warmup must not be negative, got " + budget);
+      }
+      this.warmup = budget;
+      return this;
+    }
+
     public EngramConfig build() {
       return new EngramConfig(
           queueCapacity,
@@ -271,7 +308,9 @@ public record EngramConfig(
           events,
           consolidation,
           embedders,
-          recall);
+          recall,
+          indexShare,
+          warmup);
     }
   }
 }

@@ -2,6 +2,7 @@ package dev.engram.server;
 
 import dev.engram.core.Engram;
 import dev.engram.core.EngramConfig;
+import dev.engram.core.Warmup;
 import dev.engram.core.storage.StorageConfig;
 import dev.engram.proto.v1.MemoryServiceGrpc;
 import dev.engram.server.grpc.AuthInterceptor;
@@ -52,6 +53,7 @@ public final class EngramServer implements AutoCloseable {
   private final EngramMetrics metrics;
   private final AtomicBoolean serving; // false from the start of shutdown
   private final String generatedAdminToken; // null unless generated at this (first) start
+  private final Warmup.Report warmup;
   private volatile boolean stopped; // written under this
 
   private EngramServer(
@@ -63,7 +65,9 @@ public final class EngramServer implements AutoCloseable {
       Path dir,
       EngramMetrics metrics,
       AtomicBoolean serving,
-      String generatedAdminToken) {
+      String generatedAdminToken,
+      Warmup.Report warmup) {
+    this.warmup = warmup;
     this.serving = serving;
     this.generatedAdminToken = generatedAdminToken;
     this.engine = engine;
@@ -169,6 +173,8 @@ public final class EngramServer implements AutoCloseable {
     TlsMaterial tls = listen.tlsEnabled() ? TlsMaterial.load(listen) : null;
     Path dataDir = storage.dataDir();
     Files.createDirectories(dataDir);
+    // Before recovery (it indexes) and before the doors listen: no client meets a cold JIT.
+    Warmup.Report warmup = Warmup.run(engine.warmup());
     Engram core = new Engram(engine.withEvents(metrics), storage, access.auth());
     String generated;
     try {
@@ -236,7 +242,12 @@ public final class EngramServer implements AutoCloseable {
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(MemoryServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
     return new EngramServer(
-        core, server, door, health, executor, dataDir, metrics, serving, generated);
+        core, server, door, health, executor, dataDir, metrics, serving, generated, warmup);
+  }
+
+  /** What the warm-up before this server listened did ({@code EngramConfig.warmup}). */
+  public Warmup.Report warmup() {
+    return warmup;
   }
 
   /**

@@ -70,12 +70,17 @@ public final class LoadBench {
   private final List<String> spaces = new ArrayList<>();
 
   private LoadBench(
-      LoadOptions options, EngramClient client, EngramServer server, String httpTarget) {
+      LoadOptions options,
+      EngramClient client,
+      EngramServer server,
+      String httpTarget,
+      long serverStartedNanos) {
     this.options = options;
     this.client = client;
     this.server = server;
     this.httpTarget = httpTarget;
     this.metrics = new Metrics(server != null, options.warmup());
+    metrics.serverStarted(serverStartedNanos);
     this.runId = Long.toString(System.currentTimeMillis() % 1_000_000, 36);
   }
 
@@ -124,6 +129,10 @@ public final class LoadBench {
       if (o.workers() > 0) {
         config.workers(o.workers());
       }
+      if (o.indexShare() > 0) {
+        config.indexShare(o.indexShare());
+      }
+      config.warmup(o.serverWarmup());
       config.consolidation(
           consolidation.equals("off") ? ConsolidationConfig.off() : ConsolidationConfig.defaults());
       ListenOptions listen = ListenOptions.loopback();
@@ -147,7 +156,14 @@ public final class LoadBench {
               o.metrics() ? EngramMetrics.prometheus() : EngramMetrics.noop(),
               o.auth() ? new AccessOptions(true, BENCH_ADMIN_TOKEN) : AccessOptions.OPEN);
       target = (o.tls() ? "localhost:" : "127.0.0.1:") + server.grpcPort();
+      System.out.printf(
+          Locale.ROOT,
+          "in-process server warmed up in %d ms (%d kernel calls, %d episodes)%n",
+          server.warmup().took().toMillis(),
+          server.warmup().kernelCalls(),
+          server.warmup().episodes());
     }
+    long startedNanos = System.nanoTime(); // the server is ready: the cold window starts
     String httpTarget =
         server != null
             ? "127.0.0.1:" + server.httpPort()
@@ -174,7 +190,7 @@ public final class LoadBench {
       clientBuilder.token(BENCH_ADMIN_TOKEN);
     }
     try (EngramClient client = clientBuilder.build()) {
-      LoadBench bench = new LoadBench(o, client, server, httpTarget);
+      LoadBench bench = new LoadBench(o, client, server, httpTarget, startedNanos);
       Report report = bench.runScenario();
       if (server != null) {
         report.put("consolidation", consolidation);
@@ -228,7 +244,7 @@ public final class LoadBench {
     StreamMeter meter = new StreamMeter(metrics);
     LoadStream stream = openStream(space, meter, 8192);
     ScheduledExecutorService sampler = startSampler();
-    long start = System.nanoTime();
+    long start = System.nanoTime(); // the window opens at the first observe call
     long end = start + options.duration().toNanos();
     long ticket = 0;
     while (meter.firstBackpressureNanos.get() == 0 && System.nanoTime() < end) {
@@ -238,15 +254,20 @@ public final class LoadBench {
     }
     long stopped = System.nanoTime();
     stopSampler(sampler);
-    long bpNanos = meter.firstBackpressureNanos.get();
+    long ackedAtStop = metrics.acked.sum();
+    long bpAt = meter.firstBackpressureNanos.get();
+    long bpNanos = bpAt == 0 ? 0 : Math.max(1, bpAt - start);
     long ackedAtBp = meter.ackedAtFirstBackpressure.get();
+    // Acks received from the first observe call until the first backpressure signal arrived (or,
+    // without one, until the producer stopped), over that time.
     double seconds = (bpNanos > 0 ? bpNanos : stopped - start) / 1e9;
-    long accepted = bpNanos > 0 ? ackedAtBp : metrics.acked.sum();
+    long accepted = bpNanos > 0 ? ackedAtBp : ackedAtStop;
     boolean drained = stream.close(Duration.ofSeconds(20));
     Report r = new Report("burst");
     r.put("accepted_per_s", accepted / seconds)
         .put("ack_p50_ms", Metrics.ms(metrics.ackTotal, 50))
         .put("ack_p99_ms", Metrics.ms(metrics.ackTotal, 99))
+        .put("cold_ack_p99_ms", Metrics.ms(metrics.ackColdTotal, 99))
         .put("acked", metrics.acked.sum())
         .put("observed", ticket)
         .put("seconds_to_first_backpressure", bpNanos > 0 ? bpNanos / 1e9 : null)
@@ -280,7 +301,8 @@ public final class LoadBench {
     VectorSource querySource = source(0);
     Thread recaller =
         Thread.ofPlatform().name("load-recall").start(() -> recallLoop(space, querySource, stop));
-    long observed = produce(stream, meter, source, rate, "d-", sent);
+    Window window = produce(stream, meter, source, rate, "d-", sent);
+    long observed = window.observed();
     stop.set(true);
     probe.join();
     recaller.join();
@@ -289,13 +311,18 @@ public final class LoadBench {
     long ackedProbes = probeMeter.ackedThrough.get() + 1;
     double recallAt10 = recallAt10(space, sent, source.dimension());
     Report r = new Report("sustained");
-    r.put("accepted_per_s", metrics.acked.sum() / (options.duration().toNanos() / 1e9))
+    r.put("accepted_per_s", window.acceptedPerSecond())
         .put("ack_p50_ms", Metrics.ms(metrics.ackTotal, 50))
         .put("ack_p99_ms", Metrics.ms(metrics.ackTotal, 99))
         .put("ack_p999_ms", Metrics.ms(metrics.ackTotal, 99.9))
+        .put("cold_ack_p50_ms", Metrics.ms(metrics.ackColdTotal, 50))
+        .put("cold_ack_p99_ms", Metrics.ms(metrics.ackColdTotal, 99))
+        .put("cold_acks", metrics.ackColdTotal.getTotalCount())
         .put("visibility_p50_ms", Metrics.ms(metrics.visibilityTotal, 50))
         .put("visibility_p99_ms", Metrics.ms(metrics.visibilityTotal, 99))
         .put("visibility_p999_ms", Metrics.ms(metrics.visibilityTotal, 99.9))
+        .put("cold_visibility_p99_ms", Metrics.ms(metrics.visibilityColdTotal, 99))
+        .put("visible_at_ack", probeMeter.visibleAtAck.sum())
         .put("index_lag_p50_ms", Metrics.ms(metrics.indexLagTotal, 50))
         .put("index_lag_p99_ms", Metrics.ms(metrics.indexLagTotal, 99))
         .put("index_lag_p999_ms", Metrics.ms(metrics.indexLagTotal, 99.9))
@@ -308,7 +335,8 @@ public final class LoadBench {
         .put("offered_rate_per_s", rate)
         .put("observed", observed)
         .put("probes", probeCount.get())
-        .put("probes_not_top1_on_first_recall", probeMisses.get())
+        .put("probes_missed_after_ack", probeMisses.get())
+        .put("calibrated_first", sustainable > 0)
         .put("recalls", metrics.recalls.sum())
         .put("backpressure_signals", meter.backpressureSignals.sum())
         .put("resent", stream.resent())
@@ -328,13 +356,16 @@ public final class LoadBench {
     LoadStream stream = openStream(space, meter, 8192);
     List<float[]> sent = new ArrayList<>();
     ScheduledExecutorService sampler = startSampler();
-    long observed = produce(stream, meter, source, rate, "o-", sent);
+    Window window = produce(stream, meter, source, rate, "o-", sent);
+    long observed = window.observed();
     stopSampler(sampler);
     boolean drained = stream.close(Duration.ofSeconds(60));
-    long acked = metrics.acked.sum();
-    long bp = meter.firstBackpressureNanos.get();
+    long acked = metrics.acked.sum(); // after the drain: what must all be stored
+    long bpAt = meter.firstBackpressureNanos.get();
+    long bp = bpAt == 0 ? 0 : Math.max(1, bpAt - window.startNanos());
     Report r = new Report("overload");
-    r.put("accepted_per_s", acked / (options.duration().toNanos() / 1e9))
+    r.put("accepted_per_s", window.acceptedPerSecond())
+        .put("acked_in_window", window.acked())
         .put("ack_p50_ms", Metrics.ms(metrics.ackTotal, 50))
         .put("ack_p99_ms", Metrics.ms(metrics.ackTotal, 99))
         .put("ack_p999_ms", Metrics.ms(metrics.ackTotal, 99.9))
@@ -376,6 +407,7 @@ public final class LoadBench {
     AtomicBoolean stop = new AtomicBoolean();
     ScheduledExecutorService sampler = startSampler();
     List<Thread> threads = new ArrayList<>();
+    long mixedStart = System.nanoTime();
     for (int s = 0; s < streams.size(); s++) {
       int n = s;
       threads.add(
@@ -401,6 +433,8 @@ public final class LoadBench {
     for (Thread t : threads) {
       t.join();
     }
+    long mixedEnd = System.nanoTime();
+    long ackedInWindow = metrics.acked.sum();
     stop.set(true);
     for (Thread t : recallers) {
       t.join();
@@ -415,7 +449,7 @@ public final class LoadBench {
       drained &= s.close(Duration.ofSeconds(60));
     }
     Report r = new Report("mixed");
-    r.put("accepted_per_s", metrics.acked.sum() / (options.duration().toNanos() / 1e9))
+    r.put("accepted_per_s", ackedInWindow / ((mixedEnd - mixedStart) / 1e9))
         .put("ack_p50_ms", Metrics.ms(metrics.ackTotal, 50))
         .put("ack_p99_ms", Metrics.ms(metrics.ackTotal, 99))
         .put("ack_p999_ms", Metrics.ms(metrics.ackTotal, 99.9))
@@ -669,8 +703,19 @@ public final class LoadBench {
     return Math.max(rate, 100);
   }
 
-  /** Observes at {@code rate}/s (0 = unpaced) until the duration ends; returns the count. */
-  private long produce(
+  /**
+   * The measured window of one producer: from its first observe call to the end of its duration,
+   * with the acks received by then.
+   */
+  record Window(long observed, long startNanos, long endNanos, long acked) {
+    /** Acks received in the window over the window's length (acks after it do not count). */
+    double acceptedPerSecond() {
+      return acked / ((endNanos - startNanos) / 1e9);
+    }
+  }
+
+  /** Observes at {@code rate}/s (0 = unpaced) until the duration ends. */
+  private Window produce(
       LoadStream stream,
       StreamMeter meter,
       VectorSource source,
@@ -700,14 +745,19 @@ public final class LoadBench {
       }
       ticket++;
     }
+    long stopped = System.nanoTime();
+    long acked = metrics.acked.sum();
     metrics.observed.add(ticket);
-    return ticket;
+    return new Window(ticket, start, stopped, acked);
   }
 
   /**
-   * Visibility probes: observe a unique vector, wait for its ack, then recall it (unary, another
-   * connection) until it is top-1. Visibility lag = send time of the first recall that finds it
-   * minus the ack time.
+   * Visibility probes: observe a unique vector, then recall it (unary, another connection) back to
+   * back until it is top-1, without waiting for the ack. Visibility = the send time of the first
+   * recall that returns it minus the time its ack arrived, 0 when a recall sent before the ack
+   * arrived already returned it (the server made it visible before it acknowledged). The figure's
+   * resolution is one recall round trip (the gap between two recall sends), not a thread wake-up:
+   * the probe thread never sleeps between the observe call and the finding recall.
    */
   private void probeLoop(
       String space,
@@ -722,27 +772,38 @@ public final class LoadBench {
     while (!stop.get()) {
       float[] v = randomUnit(random, dim);
       String id = "probe-" + ticket;
-      meter.observing(ticket, System.nanoTime());
+      long observedAt = System.nanoTime();
+      meter.observing(ticket, observedAt);
       probes.observe(episode(id, v, ""));
-      while (meter.ackedThrough.get() < ticket && !stop.get()) {
-        LockSupport.parkNanos(10_000);
-      }
-      if (stop.get()) {
-        break;
-      }
-      long ackedAt = meter.ackedAt(ticket);
       boolean first = true;
       while (!stop.get()) {
+        boolean ackedBeforeSend = meter.ackedThrough.get() >= ticket;
         long sentAt = System.nanoTime();
         RecallResponse r = client.recall(space, v, 1);
         metrics.recall.recordValue((System.nanoTime() - sentAt) / 1000);
         metrics.recalls.increment();
         if (r.getMemoriesCount() > 0 && r.getMemories(0).getEpisode().getId().equals(id)) {
-          metrics.visibility.recordValue(Math.max(0, (sentAt - ackedAt) / 1000));
+          // Wait for the ack if it is still on its way: its arrival time is stamped by the
+          // listener, so how fast this thread notices does not change the figure.
+          while (meter.ackedThrough.get() < ticket && !stop.get()) {
+            LockSupport.parkNanos(10_000);
+          }
+          if (meter.ackedThrough.get() < ticket) {
+            break; // stopped before the ack came: no figure for this probe
+          }
+          long ackedAt = meter.ackedAt(ticket);
+          long micros = Math.max(0, (sentAt - ackedAt) / 1000);
+          if (sentAt - ackedAt <= 0) {
+            meter.visibleAtAck.increment();
+          }
+          metrics.visibility.recordValue(micros);
+          if (metrics.cold(observedAt)) {
+            metrics.visibilityCold.recordValue(micros);
+          }
           break;
         }
-        if (first) {
-          misses.incrementAndGet();
+        if (first && ackedBeforeSend) {
+          misses.incrementAndGet(); // acknowledged, and yet a recall sent after the ack missed it
           first = false;
         }
       }

@@ -31,6 +31,8 @@ import java.time.Duration;
  *     scenario runs four times on fresh servers, off / on / off / on)
  * @param tls the in-process server's gRPC and HTTP doors speak TLS (a fresh self-signed pair)
  * @param auth the in-process server requires tokens and the SDK sends its admin token (gRPC door)
+ * @param indexShare the in-process server's index share (0 = the engine's default)
+ * @param serverWarmup the in-process server's warm-up before it listens (ZERO = none)
  */
 record LoadOptions(
     String scenario,
@@ -54,7 +56,9 @@ record LoadOptions(
     boolean metrics,
     String consolidation,
     boolean tls,
-    boolean auth) {
+    boolean auth,
+    double indexShare,
+    Duration serverWarmup) {
 
   static final String USAGE =
       """
@@ -94,6 +98,11 @@ record LoadOptions(
         --auth on|off         in-process server: tokens required, the SDK sends the admin token
                               (default off), to measure what authentication costs (gRPC door only)
         --workers N           in-process server: index workers (default: one per core)
+        --index-share F       in-process server: share of time index workers keep indexing while
+                              accepts are in flight, 0 < F <= 1 (default: the server's, 1 =
+                              never yield, the behaviour before the policy)
+        --server-warmup S     in-process server: warm-up before it listens, in seconds (default 3,
+                              as serve; 0 = none, to see a cold start)
         --consolidation on|off|compare  in-process server: the consolidation worker (default on);
                               compare runs the scenario four times on fresh servers: off, on,
                               off, on
@@ -134,6 +143,8 @@ record LoadOptions(
     String consolidation = "on";
     boolean tls = false;
     boolean auth = false;
+    double indexShare = 0;
+    Duration serverWarmup = Duration.ofSeconds(3);
     for (int i = 1; i < args.length; i++) {
       String flag = args[i];
       if (i + 1 >= args.length) {
@@ -199,6 +210,17 @@ record LoadOptions(
                   default ->
                       throw new IllegalArgumentException("--auth must be on or off, got " + v);
                 };
+        case "--index-share" -> {
+          try {
+            indexShare = Double.parseDouble(v);
+          } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--index-share must be a number, got " + v, e);
+          }
+          if (!(indexShare > 0 && indexShare <= 1)) {
+            throw new IllegalArgumentException("--index-share must be in (0, 1], got " + v);
+          }
+        }
+        case "--server-warmup" -> serverWarmup = duration(v);
         default -> throw new IllegalArgumentException("unknown option '" + flag + "'");
       }
     }
@@ -224,7 +246,9 @@ record LoadOptions(
         metrics,
         consolidation,
         tls,
-        auth);
+        auth,
+        indexShare,
+        serverWarmup);
   }
 
   private static int positive(String flag, String v, int max) {

@@ -22,10 +22,14 @@ final class Metrics {
   final Recorder indexLag = recorder();
   final Recorder visibility = recorder();
   final Recorder recall = recorder();
+  final Recorder ackCold = recorder();
+  final Recorder visibilityCold = recorder();
   final Histogram ackTotal = histogram();
   final Histogram indexLagTotal = histogram();
   final Histogram visibilityTotal = histogram();
   final Histogram recallTotal = histogram();
+  final Histogram ackColdTotal = histogram();
+  final Histogram visibilityColdTotal = histogram();
   final LongAdder acked = new LongAdder();
   final LongAdder observed = new LongAdder();
   final LongAdder recalls = new LongAdder();
@@ -37,6 +41,8 @@ final class Metrics {
   private volatile long start = System.nanoTime();
   private long lastAcked;
   private long lastSampleNanos = start;
+  private volatile long coldUntil;
+  private volatile boolean coldKnown; // false: no server start seen (nothing is cold)
 
   /** One second of the run. */
   record Second(
@@ -57,6 +63,20 @@ final class Metrics {
 
   long startNanos() {
     return start;
+  }
+
+  /** The first seconds after a server started, whose figures are kept apart as the cold ones. */
+  static final Duration COLD = Duration.ofSeconds(10);
+
+  /** The server started (reported ready) at {@code nanos}: the {@link #COLD} window begins. */
+  void serverStarted(long nanos) {
+    coldUntil = nanos + COLD.toNanos();
+    coldKnown = true;
+  }
+
+  /** Whether an event at {@code nanos} (an observe call) falls in the cold window. */
+  boolean cold(long nanos) {
+    return coldKnown && nanos - coldUntil < 0;
   }
 
   /** Starts the clock again (after a calibration phase), before any sampling. */
@@ -100,6 +120,8 @@ final class Metrics {
 
   /** Folds in what the recorders hold since the last sample. Sampler thread (or after it). */
   void finish() {
+    ackColdTotal.add(ackCold.getIntervalHistogram());
+    visibilityColdTotal.add(visibilityCold.getIntervalHistogram());
     ackTotal.add(ack.getIntervalHistogram());
     recallTotal.add(recall.getIntervalHistogram());
     indexLagTotal.add(indexLag.getIntervalHistogram());

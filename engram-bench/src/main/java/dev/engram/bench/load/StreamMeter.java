@@ -10,7 +10,8 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Measures one stream: ack latency (observe call to ack), index lag (ack to the ack that reports it
- * indexed) and the protocol signals (backpressure, overload resends, rejections).
+ * indexed) and the protocol signals (backpressure, overload resends, rejections). Every time is the
+ * bench process's {@link System#nanoTime()}; docs/benchmarks.md defines each figure.
  *
  * <p>Concurrency: one producer thread per stream calls {@link #observing} before each {@code
  * observe}; the stream's lock orders that write before the listener callbacks that read it. The
@@ -22,20 +23,24 @@ final class StreamMeter implements StreamListener {
   private final long[] observedAt = new long[RING];
   private final long[] ackedAt = new long[RING];
   private final Metrics metrics;
-  private final long startNanos;
   private long lastAcked = -1;
   private long lastIndexed = -1;
   final AtomicLong ackedThrough = new AtomicLong(-1);
+
+  /** When the first BACKPRESSURE / OVERLOADED status or overload resend arrived; 0 = none yet. */
   final AtomicLong firstBackpressureNanos = new AtomicLong();
+
   final AtomicLong ackedAtFirstBackpressure = new AtomicLong(-1);
   final LongAdder backpressureSignals = new LongAdder();
   final LongAdder overloadResends = new LongAdder();
   final LongAdder gapResends = new LongAdder();
   final LongAdder rejections = new LongAdder();
 
+  /** Probes whose finding recall was sent before their ack arrived (visibility 0). */
+  final LongAdder visibleAtAck = new LongAdder();
+
   StreamMeter(Metrics metrics) {
     this.metrics = metrics;
-    this.startNanos = metrics.startNanos();
   }
 
   /** Producer thread: the observation with this ticket is about to be observed. */
@@ -54,7 +59,11 @@ final class StreamMeter implements StreamListener {
     for (long t = lastAcked + 1; t <= acceptedThrough; t++) {
       int i = (int) (t & (RING - 1));
       ackedAt[i] = now;
-      metrics.ack.recordValue(Math.max(0, (now - observedAt[i]) / 1000));
+      long micros = Math.max(0, (now - observedAt[i]) / 1000);
+      metrics.ack.recordValue(micros);
+      if (metrics.cold(observedAt[i])) {
+        metrics.ackCold.recordValue(micros);
+      }
     }
     if (acceptedThrough > lastAcked) {
       metrics.acked.add(acceptedThrough - lastAcked);
@@ -73,7 +82,7 @@ final class StreamMeter implements StreamListener {
     if (status.getState() == StreamState.STREAM_STATE_BACKPRESSURE
         || status.getState() == StreamState.STREAM_STATE_OVERLOADED) {
       backpressureSignals.increment();
-      if (firstBackpressureNanos.compareAndSet(0, Math.max(1, System.nanoTime() - startNanos))) {
+      if (firstBackpressureNanos.compareAndSet(0, System.nanoTime())) {
         ackedAtFirstBackpressure.set(lastAcked + 1);
       }
     }
@@ -83,7 +92,7 @@ final class StreamMeter implements StreamListener {
   public void onResend(long fromTicket, ResendReason reason, int retryAfterMillis) {
     if (reason == ResendReason.RESEND_REASON_OVERLOADED) {
       overloadResends.increment();
-      if (firstBackpressureNanos.compareAndSet(0, Math.max(1, System.nanoTime() - startNanos))) {
+      if (firstBackpressureNanos.compareAndSet(0, System.nanoTime())) {
         ackedAtFirstBackpressure.set(lastAcked + 1);
       }
     } else {

@@ -85,8 +85,10 @@ final class IndexWorker implements Runnable {
   private void processBatch() {
     while (cursor < batch.size()) {
       IndexTask task = batch.get(cursor);
+      long started = owner.nanoTime();
       owner.index(task);
       cursor++;
+      owner.yieldToAccepts(owner.nanoTime() - started);
     }
     owner.completed(batch.size());
     batch.clear();

@@ -30,6 +30,14 @@ import java.util.function.LongSupplier;
  * MemorySpace#quarantine}), recorded durably by the {@link QuarantineRecorder}, reported to its
  * session. Nothing else in the dead worker's batch or queue is lost.
  *
+ * <p>Acceptance first: while an accept is in flight ({@link #acceptBegan} .. {@link #acceptEnded})
+ * and the queue is below {@link #RESUME_LIMIT}, each worker indexes only its {@linkplain
+ * #indexShare share} of the time: after an insert it parks for the insert's duration times {@code
+ * (1 - share) / share} (at most {@link #MAX_YIELD_NANOS}), so the accept path gets the cores and
+ * the queue absorbs the difference (which is what it is for). At the resume limit and above, or
+ * with no accept in flight, workers index at full speed, so index lag stays bounded and a full
+ * queue drains as fast as before. A share of 1 never yields.
+ *
  * <p>Concurrency: {@link #depth} is the only shared admission state and is changed by CAS, so
  * admission never blocks. Worker queues are lock-free. Impossible outcomes: depth above the hard
  * limit through {@link #tryReserve}; a task indexed twice by two workers (each task is polled from
@@ -41,6 +49,9 @@ public final class IngestQueue implements AutoCloseable {
   public static final float RESUME_LIMIT = 0.5f;
   private static final System.Logger LOG = System.getLogger(IngestQueue.class.getName());
   private static final int MAX_RETRY_AFTER_MS = 5_000;
+
+  /** The longest one yield of a worker to the accept path (it then looks again). */
+  static final long MAX_YIELD_NANOS = 2_000_000;
 
   private final int capacity;
   private final int hardDepth;
@@ -54,6 +65,9 @@ public final class IngestQueue implements AutoCloseable {
   private final LongAdder stolen = new LongAdder();
   private final AtomicLong workerRestarts = new AtomicLong();
   private final AtomicLong quarantined = new AtomicLong();
+  private final AtomicInteger accepting = new AtomicInteger(); // accepts in flight
+  private final LongAdder yieldedNanos = new LongAdder();
+  private volatile double indexShare = 1;
   private volatile boolean stopped;
 
   // Drain-rate estimate, updated by sampleDrainRate() from one ticker thread.
@@ -152,6 +166,56 @@ public final class IngestQueue implements AutoCloseable {
     if (n > 0) {
       depth.addAndGet(-n);
     }
+  }
+
+  /**
+   * An accept (one stream message or one unary batch) starts on the calling thread; pair with
+   * {@link #acceptEnded} in a {@code finally}. Workers yield to accepts in flight (see the class
+   * comment).
+   */
+  public void acceptBegan() {
+    accepting.incrementAndGet();
+  }
+
+  /** The accept begun by {@link #acceptBegan} on this thread is over. */
+  public void acceptEnded() {
+    accepting.decrementAndGet();
+  }
+
+  /**
+   * Sets the share of time each index worker keeps indexing while accepts are in flight and the
+   * queue is below {@link #RESUME_LIMIT}: 1 = never yield, 0.25 = index a quarter of the time. Set
+   * once, before episodes arrive (the engine does it from {@code EngramConfig.indexShare}).
+   *
+   * @throws IllegalArgumentException unless 0 &lt; share &le; 1
+   */
+  public void indexShare(double share) {
+    if (!(share > 0 && share <= 1)) {
+      throw new IllegalArgumentException("index share must be in (0, 1], got " + share);
+    }
+    this.indexShare = share;
+  }
+
+  /**
+   * Worker thread, after an insert that took {@code insertNanos}: yields the CPU to accepts in
+   * flight for the insert's time times {@code (1 - share) / share}, while the queue is below the
+   * resume limit.
+   */
+  void yieldToAccepts(long insertNanos) {
+    double share = indexShare;
+    if (share >= 1 || accepting.get() == 0 || pressure() >= RESUME_LIMIT || stopped) {
+      return;
+    }
+    long pause = Math.min(MAX_YIELD_NANOS, (long) (insertNanos * (1 - share) / share));
+    if (pause > 0) {
+      LockSupport.parkNanos(this, pause);
+      yieldedNanos.add(pause);
+    }
+  }
+
+  /** Nanoseconds index workers spent yielding to the accept path since start. */
+  public long yieldedNanos() {
+    return yieldedNanos.sum();
   }
 
   /** Hands a reserved, accepted episode to its space's worker. */

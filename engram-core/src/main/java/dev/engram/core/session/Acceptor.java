@@ -232,6 +232,7 @@ public final class Acceptor {
    */
   public Remembered remember(
       MemorySpace space, List<Episode> episodes, String idPrefix, Door door, TokenBucket rate) {
+    queue.acceptBegan(); // index workers yield to accepts in flight
     try {
       Remembered r = rememberAll(space, episodes, idPrefix, door, rate);
       events.observations(door, Outcome.ACCEPTED, r.ids().size() - r.duplicates());
@@ -243,6 +244,8 @@ public final class Acceptor {
     } catch (OverloadedException e) {
       events.observations(door, Outcome.REFUSED_OVERLOADED, episodes.size());
       throw e;
+    } finally {
+      queue.acceptEnded();
     }
   }
 

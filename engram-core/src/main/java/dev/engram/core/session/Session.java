@@ -138,14 +138,20 @@ public final class Session implements IndexCallback {
    */
   void observe(
       SessionOutput from, Door door, long firstSequence, List<Episode> episodes, TokenBucket rate) {
-    lock.lock();
+    IngestQueue queue = manager.queue();
+    queue.acceptBegan(); // index workers yield to accepts in flight
     try {
-      if (output != from) {
-        return; // a stream this session was resumed away from: its frames no longer count
+      lock.lock();
+      try {
+        if (output != from) {
+          return; // a stream this session was resumed away from: its frames no longer count
+        }
+        sequence(door, firstSequence, episodes, rate);
+      } finally {
+        lock.unlock();
       }
-      sequence(door, firstSequence, episodes, rate);
     } finally {
-      lock.unlock();
+      queue.acceptEnded();
     }
     requestMoreIfRoom(from);
   }

@@ -30,12 +30,16 @@ import java.util.List;
  * <p>Thread-safety: runs on the main thread; the SIGTERM hook calls {@link EngramServer#shutdown}.
  */
 public final class Main {
+  /** {@code serve --warmup}'s default: enough for C2 to compile the kernels on two busy cores. */
+  static final int DEFAULT_WARMUP_SECONDS = 3;
+
   static final String USAGE =
       """
       usage: engram serve [--grpc-port N] [--http-port N | --no-http] [--data-dir DIR]
                           [--fsync always|interval|never] [--snapshot-interval SECONDS]
                           [--payload-cache-mb N]
-                          [--queue-capacity N] [--workers N] [--max-message-bytes N]
+                          [--queue-capacity N] [--workers N] [--index-share F]
+                          [--warmup SECONDS] [--max-message-bytes N]
                           [--consolidation on|off] [--max-spaces N]
                           [--max-streams-per-token N] [--token-rate N]
                           [--auth on|off] [--admin-token-file PATH]
@@ -54,7 +58,13 @@ public final class Main {
         --payload-cache-mb N  heap for cached episode content and metadata read back from the
                              data directory, all spaces together (default 256; 0: no cache)
         --queue-capacity N   admission queue capacity in episodes (default 10000)
-        --workers N          index worker threads (default: available processors)
+        --workers N          index worker threads (default: available processors);
+                             --index-workers N is the same option
+        --index-share F      share of time each index worker keeps indexing while accepts are in
+                             flight and the queue is below half full, 0 < F <= 1 (default 1:
+                             indexing never yields; e.g. 0.25); see docs/architecture.md
+        --warmup SECONDS     warm the distance kernels and the accept path for up to this long
+                             before the server listens (default 3; 0: no warm-up)
         --max-message-bytes N  largest message the server reads and largest recall answer it
                              writes, in bytes (default 4194304 = 4 MiB, gRPC's default; 16384 to
                              1073741824); advertised to stream clients, which split batches to fit
@@ -153,7 +163,7 @@ public final class Main {
     String scheme = options.listen().tlsEnabled() ? "https" : "http";
     out.printf(
         "Engram listening: gRPC on port %d, %s, on %s (%s), data in %s (queue %d, %d index"
-            + " workers)%n",
+            + " workers, index share %.2f; warmed up in %d ms)%n",
         server.grpcPort(),
         server.httpPort() == HttpOptions.DISABLED
             ? "HTTP off"
@@ -165,7 +175,9 @@ public final class Main {
             : "plaintext",
         options.dataDir().toAbsolutePath(),
         options.engineConfig().queueCapacity(),
-        options.engineConfig().workers());
+        options.engineConfig().workers(),
+        options.engineConfig().indexShare(),
+        server.warmup().took().toMillis());
     server
         .generatedAdminToken()
         .ifPresent(
@@ -235,7 +247,10 @@ public final class Main {
       FsyncPolicy fsync = FsyncPolicy.INTERVAL;
       Duration snapshotInterval = StorageConfig.DEFAULT_SNAPSHOT_INTERVAL;
       long payloadCacheBytes = StorageConfig.DEFAULT_PAYLOAD_CACHE_BYTES;
-      EngramConfig.Builder engine = EngramConfig.builder().embedders(Embedders.discover());
+      EngramConfig.Builder engine =
+          EngramConfig.builder()
+              .embedders(Embedders.discover())
+              .warmup(Duration.ofSeconds(DEFAULT_WARMUP_SECONDS));
       boolean auth = true;
       Path adminTokenFile = null;
       String bind = ListenOptions.DEFAULT_BIND;
@@ -257,7 +272,9 @@ public final class Main {
           case "--payload-cache-mb" ->
               payloadCacheBytes = (long) intValue(option, rest, 0, 1_048_576) << 20;
           case "--queue-capacity" -> engine.queueCapacity(intValue(option, rest, 10, 100_000_000));
-          case "--workers" -> engine.workers(intValue(option, rest, 1, 1024));
+          case "--workers", "--index-workers" -> engine.workers(intValue(option, rest, 1, 1024));
+          case "--index-share" -> engine.indexShare(shareValue(option, rest));
+          case "--warmup" -> engine.warmup(Duration.ofSeconds(intValue(option, rest, 0, 600)));
           case "--max-message-bytes" ->
               engine.maxMessageBytes(
                   intValue(
@@ -311,6 +328,20 @@ public final class Main {
       }
       return new ServeOptions(
           port, httpPort, listen, storage, engine.build(), new AccessOptions(auth, adminToken));
+    }
+
+    private static double shareValue(String option, Deque<String> rest) {
+      String v = value(option, rest);
+      double share;
+      try {
+        share = Double.parseDouble(v);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException(option + " takes a number in (0, 1], got '" + v + "'");
+      }
+      if (!(share > 0 && share <= 1)) {
+        throw new IllegalArgumentException(option + " takes a number in (0, 1], got " + v);
+      }
+      return share;
     }
 
     private static boolean onOff(String option, String value) {

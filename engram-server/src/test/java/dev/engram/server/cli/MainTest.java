@@ -55,6 +55,23 @@ class MainTest {
   }
 
   @Test
+  void indexShareAndWarmup_parsedAndChecked() throws Exception {
+    Main.ServeOptions options =
+        Main.ServeOptions.parse(
+            java.util.List.of("--index-workers", "1", "--index-share", "0.5", "--warmup", "0"));
+    assertThat(options.engineConfig().workers()).isEqualTo(1);
+    assertThat(options.engineConfig().indexShare()).isEqualTo(0.5);
+    assertThat(options.engineConfig().warmup()).isEqualTo(java.time.Duration.ZERO);
+    assertThat(Main.ServeOptions.parse(java.util.List.of()).engineConfig().warmup())
+        .isEqualTo(java.time.Duration.ofSeconds(Main.DEFAULT_WARMUP_SECONDS));
+    assertThat(run("serve", "--index-share", "0")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("--index-share takes a number in (0, 1], got 0");
+    assertThat(run("serve", "--index-share", "half")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("got 'half'");
+  }
+
+  @Test
   void authOff_onlyOnLoopback_exit2() throws Exception {
     assertThat(run("serve", "--auth", "off", "--bind", "0.0.0.0")).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8))
