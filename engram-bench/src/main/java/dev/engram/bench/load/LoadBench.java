@@ -41,6 +41,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 import org.HdrHistogram.Histogram;
@@ -549,6 +550,8 @@ public final class LoadBench {
    */
   private Report associativeLatency() throws Exception {
     VectorSource source = source(0);
+    double sustainable = options.rate() > 0 ? 0 : calibrate(source.dimension());
+    double ingestRate = options.rate() > 0 ? options.rate() : 0.5 * sustainable;
     String space = createSpace("associative", source.dimension());
     LoadStream stream = openStream(space, new StreamListener() {}, 8192);
     long loadStart = System.nanoTime();
@@ -570,6 +573,31 @@ public final class LoadBench {
     Histogram similarity = new Histogram(3_600_000_000L, 3);
     Histogram associative = new Histogram(3_600_000_000L, 3);
     long queries = 0;
+    // Recalls run while new episodes (with text) stream into the same space at the ingest rate.
+    StreamMeter ingestMeter = new StreamMeter(new Metrics(false));
+    LoadStream ingest = openStream(space, ingestMeter, 8192);
+    VectorSource ingestSource = source(7);
+    AtomicBoolean stopIngest = new AtomicBoolean();
+    AtomicLong ingested = new AtomicLong();
+    Thread ingester =
+        Thread.ofPlatform()
+            .name("load-ingest")
+            .start(
+                () -> {
+                  long t0 = System.nanoTime();
+                  long n = 0;
+                  while (!stopIngest.get()) {
+                    long due = t0 + (long) (n * 1e9 / ingestRate);
+                    long now = System.nanoTime();
+                    if (due > now) {
+                      LockSupport.parkNanos(due - now);
+                      continue;
+                    }
+                    ingest.observe(episode("i-" + n, ingestSource.next(), "new episode " + n));
+                    n++;
+                    ingested.set(n);
+                  }
+                });
     long start = System.nanoTime();
     long end = start + options.duration().toNanos();
     long measureFrom = start + options.warmup().toNanos();
@@ -607,8 +635,17 @@ public final class LoadBench {
       }
       queries++;
     }
+    double ingestSeconds = (System.nanoTime() - start) / 1e9;
+    stopIngest.set(true);
+    ingester.join();
+    boolean ingestDrained = ingest.close(Duration.ofSeconds(60));
     var info = client.getSpace(space);
     Report r = new Report("associative");
+    r.put("ingest_offered_per_s", ingestRate)
+        .put("ingest_sent_per_s", ingested.get() / ingestSeconds)
+        .put("ingest_acked", ingestMeter.ackedThrough.get() + 1)
+        .put("ingest_drained", ingestDrained)
+        .put("sustainable_rate_per_s", sustainable > 0 ? sustainable : null);
     return r.put("associative_recall_p50_ms", Metrics.ms(associative, 50))
         .put("associative_recall_p99_ms", Metrics.ms(associative, 99))
         .put("associative_recall_p999_ms", Metrics.ms(associative, 99.9))

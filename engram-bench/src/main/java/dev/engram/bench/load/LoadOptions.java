@@ -71,7 +71,8 @@ record LoadOptions(
                   recall     k=10 recall latency, gRPC unary Recall and REST POST /v1/spaces/{id}/recall
                              alternating on the same space (--episodes stored first)
                   associative  k=10 gRPC recall latency, SIMILARITY and ASSOCIATIVE alternating on
-                             the same space (--episodes stored and consolidated first)
+                             the same space (--episodes stored and consolidated first), while
+                             new episodes stream in at --rate (default: half the sustainable rate)
       options:
         --door grpc|ws        the stream door: gRPC through the Java SDK, or the WebSocket
                               /v1/stream (JSON frames); default grpc
