@@ -301,6 +301,7 @@ public final class KafkaNode implements AutoCloseable {
       Map<TopicPartition, Long> ends = consumer.endOffsets(partitions, Duration.ofSeconds(10));
       Set<Integer> now = new HashSet<>(owned);
       List<String> from = new ArrayList<>();
+      Set<Integer> ready = new HashSet<>();
       for (TopicPartition p : partitions) {
         long next = offsets.next(p.partition());
         if (next >= 0) {
@@ -312,13 +313,19 @@ public final class KafkaNode implements AutoCloseable {
         long end = ends.getOrDefault(p, 0L);
         from.add("%d from %s to %d".formatted(p.partition(), next < 0 ? "earliest" : next, end));
         if (Math.max(next, 0) >= end) {
-          System.out.printf("Kafka partition %d ready at offset %d%n", p.partition(), end);
+          ready.add(p.partition());
         } else {
           readyAt.put(p.partition(), end);
         }
       }
       owned = Set.copyOf(now);
       System.out.println("Kafka partitions assigned: " + String.join(", ", from));
+      for (TopicPartition p : partitions) {
+        if (ready.contains(p.partition())) {
+          System.out.printf(
+              "Kafka partition %d ready at offset %d%n", p.partition(), ends.getOrDefault(p, 0L));
+        }
+      }
       System.out.flush();
     }
   }
