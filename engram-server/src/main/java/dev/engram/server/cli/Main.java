@@ -175,7 +175,8 @@ public final class Main {
                   k.nodeId(),
                   k.advertise() != null ? k.advertise() : "localhost:" + server.grpcPort()),
               server.engine(),
-              options.dataDir());
+              options.dataDir(),
+              server.metrics().registry());
     }
     KafkaNode consumer = kafka;
     Runtime.getRuntime()

@@ -1,6 +1,7 @@
 package dev.engram.server.kafka;
 
 import dev.engram.core.Engram;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -10,6 +11,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -76,12 +78,15 @@ public final class KafkaNode implements AutoCloseable {
   private volatile boolean running = true;
   private volatile KafkaConsumer<String, byte[]> ownerConsumer;
 
-  private KafkaNode(KafkaOptions options, Engram engine, Path dataDir) {
+  private final KafkaMetrics metrics;
+
+  private KafkaNode(KafkaOptions options, Engram engine, Path dataDir, MeterRegistry registry) {
     this.options = options;
     this.offsets = LocalOffsets.load(dataDir, options.topic());
     this.deadLetters = new DeadLetters(options);
     this.ownerApplier = new RecordApplier(engine, options, deadLetters, stats);
     this.followerApplier = new RecordApplier(engine, options, null, stats);
+    this.metrics = new KafkaMetrics(registry, stats, this);
     this.owner = Thread.ofPlatform().name("engram-kafka-owner").unstarted(this::ownerLoop);
     this.follower =
         options.standby()
@@ -89,12 +94,16 @@ public final class KafkaNode implements AutoCloseable {
             : null;
   }
 
-  /** Joins the group and starts consuming; returns at once. */
-  public static KafkaNode start(KafkaOptions options, Engram engine, Path dataDir) {
+  /**
+   * Joins the group and starts consuming; returns at once. Meters go to {@code registry} (null:
+   * none).
+   */
+  public static KafkaNode start(
+      KafkaOptions options, Engram engine, Path dataDir, MeterRegistry registry) {
     if (KAFKA_CLIENT_LOGS.getLevel() == null) {
       KAFKA_CLIENT_LOGS.setLevel(Level.WARNING);
     }
-    KafkaNode node = new KafkaNode(options, engine, dataDir);
+    KafkaNode node = new KafkaNode(options, engine, dataDir, registry);
     node.owner.start();
     if (node.follower != null) {
       node.follower.start();
@@ -151,6 +160,12 @@ public final class KafkaNode implements AutoCloseable {
         }
         wait = handle(consumer, pending, pending.keySet());
         commit(consumer, owned, false);
+        for (TopicPartition p : consumer.assignment()) {
+          OptionalLong lag = consumer.currentLag(p);
+          if (lag.isPresent()) {
+            metrics.lag(p.partition(), lag.getAsLong() + pendingCount(pending, p));
+          }
+        }
       }
       handle(consumer, pending, pending.keySet());
       commit(consumer, owned, true);
@@ -212,8 +227,17 @@ public final class KafkaNode implements AutoCloseable {
     return wait;
   }
 
+  private static long pendingCount(
+      Map<TopicPartition, ArrayDeque<ConsumerRecord<String, byte[]>>> pending, TopicPartition p) {
+    ArrayDeque<ConsumerRecord<String, byte[]>> queue = pending.get(p);
+    return queue == null ? 0 : queue.size();
+  }
+
   private void checkReady(int partition, long next) {
     Long target = readyAt.get(partition);
+    if (target != null) {
+      metrics.rebuildRemaining(partition, Math.max(0, target - next));
+    }
     if (target != null && next >= target && readyAt.remove(partition) != null) {
       LOG.info(() -> "kafka: partition %d ready at offset %d".formatted(partition, next));
       System.out.printf("Kafka partition %d ready at offset %d%n", partition, next);
@@ -269,6 +293,7 @@ public final class KafkaNode implements AutoCloseable {
       Set<Integer> revoked = new HashSet<>();
       for (TopicPartition p : partitions) {
         revoked.add(p.partition());
+        metrics.lag(p.partition(), 0);
         pending.remove(p);
         readyAt.remove(p.partition());
       }
@@ -284,6 +309,7 @@ public final class KafkaNode implements AutoCloseable {
       Set<Integer> lost = new HashSet<>();
       for (TopicPartition p : partitions) {
         lost.add(p.partition());
+        metrics.lag(p.partition(), 0);
         pending.remove(p);
         readyAt.remove(p.partition());
       }
@@ -312,6 +338,7 @@ public final class KafkaNode implements AutoCloseable {
         now.add(p.partition());
         long end = ends.getOrDefault(p, 0L);
         from.add("%d from %s to %d".formatted(p.partition(), next < 0 ? "earliest" : next, end));
+        metrics.rebuildRemaining(p.partition(), Math.max(0, end - Math.max(next, 0)));
         if (Math.max(next, 0) >= end) {
           ready.add(p.partition());
         } else {

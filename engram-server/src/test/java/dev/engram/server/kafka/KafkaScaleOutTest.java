@@ -145,6 +145,7 @@ class KafkaScaleOutTest {
     producing.join();
 
     ServerProcess again = startNode("a1", topic, "group-a", "--kafka-auto-create", DIM + ":cosine");
+    long restarted = System.nanoTime();
     Map<Integer, Long> resumedAt = assignedFrom(again);
     for (Map.Entry<Integer, Long> e : committedAtKill.entrySet()) {
       // resumes from what its store holds: at or after the last commit, never from the start
@@ -153,6 +154,12 @@ class KafkaScaleOutTest {
           .isGreaterThanOrEqualTo(e.getValue());
     }
     awaitCommitted("group-a", topic, 100_000, Duration.ofSeconds(300));
+    long replayed = 100_000 - resumedAt.values().stream().mapToLong(o -> Math.max(o, 0)).sum();
+    double seconds = (System.nanoTime() - restarted) / 1e9;
+    System.out.printf(
+        "one node consumed and stored %d records in %.1f s after its restart (%.0f records/s,"
+            + " JVM start included)%n",
+        replayed, seconds, replayed / seconds);
     assertThat(sum(committed("group-a", topic))).isEqualTo(sum(endOffsets(topic)));
 
     MemoryServiceGrpc.MemoryServiceBlockingStub stub = stub(again);
@@ -208,6 +215,19 @@ class KafkaScaleOutTest {
     Space known =
         stub(node).getSpace(GetSpaceRequest.newBuilder().setMemorySpaceId("known").build());
     assertThat(known.getEpisodeCount()).isEqualTo(2); // consuming went on after each bad record
+    String metrics =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + node.httpPort() + "/metrics"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString())
+            .body();
+    assertThat(metrics)
+        .contains("engram_kafka_records_total{outcome=\"dead_lettered\"} 4.0")
+        .contains("engram_kafka_records_total{outcome=\"stored\"} 2.0")
+        .contains("engram_kafka_consumer_lag{partition=\"0\"}")
+        .contains("engram_kafka_owned_partitions 1.0");
   }
 
   @Test
