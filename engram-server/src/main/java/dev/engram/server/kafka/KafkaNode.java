@@ -69,6 +69,7 @@ public final class KafkaNode implements AutoCloseable {
   private final LocalOffsets offsets;
   private final KafkaStats stats = new KafkaStats();
   private final DeadLetters deadLetters;
+  private final Members members;
   private final RecordApplier ownerApplier;
   private final RecordApplier followerApplier;
   private final Thread owner;
@@ -84,6 +85,7 @@ public final class KafkaNode implements AutoCloseable {
     this.options = options;
     this.offsets = LocalOffsets.load(dataDir, options.topic());
     this.deadLetters = new DeadLetters(options);
+    this.members = new Members(options);
     this.ownerApplier = new RecordApplier(engine, options, deadLetters, stats);
     this.followerApplier = new RecordApplier(engine, options, null, stats);
     this.metrics = new KafkaMetrics(registry, stats, this);
@@ -301,6 +303,7 @@ public final class KafkaNode implements AutoCloseable {
       Set<Integer> now = new HashSet<>(owned);
       now.removeAll(revoked);
       owned = Set.copyOf(now);
+      members.publish(owned);
       LOG.info(() -> "kafka: partitions revoked " + revoked);
     }
 
@@ -316,12 +319,14 @@ public final class KafkaNode implements AutoCloseable {
       Set<Integer> now = new HashSet<>(owned);
       now.removeAll(lost);
       owned = Set.copyOf(now);
+      members.publish(owned);
       LOG.warning(() -> "kafka: partitions lost " + lost);
     }
 
     @Override
     public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
       if (partitions.isEmpty()) {
+        members.publish(owned);
         return;
       }
       Map<TopicPartition, Long> ends = consumer.endOffsets(partitions, Duration.ofSeconds(10));
@@ -346,6 +351,7 @@ public final class KafkaNode implements AutoCloseable {
         }
       }
       owned = Set.copyOf(now);
+      members.publish(owned);
       System.out.println("Kafka partitions assigned: " + String.join(", ", from));
       for (TopicPartition p : partitions) {
         if (ready.contains(p.partition())) {
@@ -458,6 +464,7 @@ public final class KafkaNode implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     deadLetters.close();
+    members.close();
     offsets.save();
   }
 }

@@ -269,6 +269,16 @@ class KafkaScaleOutTest {
         TimeUnit.NANOSECONDS.toMillis(now - stopped),
         TimeUnit.NANOSECONDS.toMillis(now - exited));
     assertAllRecallable(b, vectors, spaceOf);
+    // the members table: b owns everything, a has left (tombstone)
+    Map<String, String> latest = new HashMap<>();
+    for (ConsumerRecord<String, byte[]> r : consumeAll(topic + ".members", Duration.ofSeconds(3))) {
+      latest.put(r.key(), r.value() == null ? null : new String(r.value(), StandardCharsets.UTF_8));
+    }
+    assertThat(latest.get(group + "-b"))
+        .contains("\"node\":\"" + group + "-b\"")
+        .contains("\"address\":\"localhost:" + b.grpcPort() + "\"")
+        .contains("\"partitions\":[0,1,2,3,4,5,6,7]");
+    assertThat(latest).containsEntry(group + "-a", null);
   }
 
   // ---- helpers ----
@@ -544,6 +554,26 @@ class KafkaScaleOutTest {
       }
     }
     assertThat(out).as("records in %s", topic).hasSize(n);
+    return out;
+  }
+
+  /** Every record of {@code topic} from the start that arrives within {@code quiet}. */
+  private static List<ConsumerRecord<String, byte[]>> consumeAll(String topic, Duration quiet) {
+    Properties p = new Properties();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
+    p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+    p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+    List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
+    try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p)) {
+      TopicPartition tp = new TopicPartition(topic, 0);
+      c.assign(List.of(tp));
+      c.seekToBeginning(List.of(tp));
+      long end = c.endOffsets(List.of(tp)).get(tp);
+      long deadline = System.nanoTime() + quiet.toNanos();
+      while (c.position(tp) < end && System.nanoTime() < deadline) {
+        c.poll(Duration.ofMillis(100)).forEach(out::add);
+      }
+    }
     return out;
   }
 
