@@ -151,22 +151,26 @@ public final class KafkaNode implements AutoCloseable {
       consumer.subscribe(List.of(options.topic()), new Rebalance(consumer, pending));
       long wait = 200;
       while (running) {
-        ConsumerRecords<String, byte[]> polled;
         try {
-          polled = consumer.poll(Duration.ofMillis(wait));
+          ConsumerRecords<String, byte[]> polled = consumer.poll(Duration.ofMillis(wait));
+          for (TopicPartition p : polled.partitions()) {
+            pending.computeIfAbsent(p, k -> new ArrayDeque<>()).addAll(polled.records(p));
+          }
+          wait = handle(consumer, pending, pending.keySet());
+          commit(consumer, owned, false);
+          for (TopicPartition p : consumer.assignment()) {
+            OptionalLong lag = consumer.currentLag(p);
+            if (lag.isPresent()) {
+              metrics.lag(p.partition(), lag.getAsLong() + pendingCount(pending, p));
+            }
+          }
         } catch (WakeupException e) {
           break;
-        }
-        for (TopicPartition p : polled.partitions()) {
-          pending.computeIfAbsent(p, k -> new ArrayDeque<>()).addAll(polled.records(p));
-        }
-        wait = handle(consumer, pending, pending.keySet());
-        commit(consumer, owned, false);
-        for (TopicPartition p : consumer.assignment()) {
-          OptionalLong lag = consumer.currentLag(p);
-          if (lag.isPresent()) {
-            metrics.lag(p.partition(), lag.getAsLong() + pendingCount(pending, p));
-          }
+        } catch (RuntimeException e) {
+          // A broker or rebalance error: nothing uncommitted is lost (it is polled again), so keep
+          // consuming after a pause rather than stop the node's ingest.
+          LOG.log(Level.WARNING, "kafka: consuming failed; retrying in 1 s", e);
+          wait = 1000;
         }
       }
       handle(consumer, pending, pending.keySet());
@@ -329,7 +333,14 @@ public final class KafkaNode implements AutoCloseable {
         members.publish(owned);
         return;
       }
-      Map<TopicPartition, Long> ends = consumer.endOffsets(partitions, Duration.ofSeconds(10));
+      Map<TopicPartition, Long> ends;
+      try {
+        ends = consumer.endOffsets(partitions, Duration.ofSeconds(10));
+      } catch (RuntimeException e) {
+        LOG.log(
+            Level.WARNING, "kafka: no end offsets for " + partitions + "; readiness unknown", e);
+        ends = Map.of();
+      }
       Set<Integer> now = new HashSet<>(owned);
       List<String> from = new ArrayList<>();
       Set<Integer> ready = new HashSet<>();
@@ -341,7 +352,12 @@ public final class KafkaNode implements AutoCloseable {
           consumer.seekToBeginning(List.of(p));
         }
         now.add(p.partition());
-        long end = ends.getOrDefault(p, 0L);
+        Long known = ends.get(p);
+        if (known == null) {
+          from.add("%d from %s to unknown".formatted(p.partition(), next < 0 ? "earliest" : next));
+          continue;
+        }
+        long end = known;
         from.add("%d from %s to %d".formatted(p.partition(), next < 0 ? "earliest" : next, end));
         metrics.rebuildRemaining(p.partition(), Math.max(0, end - Math.max(next, 0)));
         if (Math.max(next, 0) >= end) {
