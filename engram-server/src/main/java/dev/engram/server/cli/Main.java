@@ -177,6 +177,7 @@ public final class Main {
               server.engine(),
               options.dataDir(),
               server.metrics().registry());
+      server.route(kafka.router());
     }
     KafkaNode consumer = kafka;
     Runtime.getRuntime()

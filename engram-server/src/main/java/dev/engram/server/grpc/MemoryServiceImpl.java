@@ -56,10 +56,21 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
 
   private final Engram engine;
   private final InstantSource clock;
+  private volatile Router router; // null: no cluster, every call is answered here
 
   public MemoryServiceImpl(Engram engine, InstantSource clock) {
     this.engine = engine;
     this.clock = clock;
+  }
+
+  /** Routes recalls and {@code GetSpace} for spaces other nodes own to them (null: none). */
+  public void route(Router router) {
+    this.router = router;
+  }
+
+  /** The router for this call, or null when it must be answered here. */
+  private Router router() {
+    return AuthInterceptor.FORWARDED.get() ? null : router;
   }
 
   @Override
@@ -116,6 +127,11 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
 
   @Override
   public void recall(RecallRequest request, StreamObserver<RecallResponse> responses) {
+    Router r = router();
+    if (r != null
+        && forwarded(responses, () -> r.recall(request, AuthInterceptor.CREDENTIAL.get()))) {
+      return;
+    }
     unary(
         responses,
         () ->
@@ -148,9 +164,21 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
 
   @Override
   public void getSpace(GetSpaceRequest request, StreamObserver<Space> responses) {
+    Router r = router();
+    if (r != null
+        && forwarded(responses, () -> r.getSpace(request, AuthInterceptor.CREDENTIAL.get()))) {
+      return;
+    }
+    Router owners = router;
     unary(
         responses,
-        () -> ProtoMapper.toProto(caller().getSpace(SpaceId.of(request.getMemorySpaceId()))));
+        () -> {
+          Space space =
+              ProtoMapper.toProto(caller().getSpace(SpaceId.of(request.getMemorySpaceId())));
+          return owners == null
+              ? space
+              : space.toBuilder().setOwnerNode(owners.owner(space.getMemorySpaceId())).build();
+        });
   }
 
   @Override
@@ -198,6 +226,26 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
   /** The engine as this call's token may use it (checked on every call). */
   private Caller caller() {
     return engine.caller(AuthInterceptor.CREDENTIAL.get());
+  }
+
+  /**
+   * Answers with what another node answered, when {@code forward} gives an answer (true); false:
+   * answer here.
+   */
+  private static <T> boolean forwarded(StreamObserver<T> responses, Supplier<T> forward) {
+    T answer;
+    try {
+      answer = forward.get();
+    } catch (StatusRuntimeException e) {
+      responses.onError(e);
+      return true;
+    }
+    if (answer == null) {
+      return false;
+    }
+    responses.onNext(answer);
+    responses.onCompleted();
+    return true;
   }
 
   private <T> void unary(StreamObserver<T> responses, Supplier<T> call) {

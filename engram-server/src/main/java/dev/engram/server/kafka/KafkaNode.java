@@ -1,6 +1,7 @@
 package dev.engram.server.kafka;
 
 import dev.engram.core.Engram;
+import dev.engram.server.grpc.Router;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -70,6 +71,8 @@ public final class KafkaNode implements AutoCloseable {
   private final KafkaStats stats = new KafkaStats();
   private final DeadLetters deadLetters;
   private final Members members;
+  private final MemberTable memberTable;
+  private final Forwarder forwarder;
   private final RecordApplier ownerApplier;
   private final RecordApplier followerApplier;
   private final Thread owner;
@@ -86,6 +89,8 @@ public final class KafkaNode implements AutoCloseable {
     this.offsets = LocalOffsets.load(dataDir, options.topic());
     this.deadLetters = new DeadLetters(options);
     this.members = new Members(options);
+    this.memberTable = new MemberTable(options);
+    this.forwarder = new Forwarder(options.nodeId(), memberTable, registry);
     this.ownerApplier = new RecordApplier(engine, options, deadLetters, stats);
     this.followerApplier = new RecordApplier(engine, options, null, stats);
     this.metrics = new KafkaMetrics(registry, stats, this);
@@ -115,6 +120,14 @@ public final class KafkaNode implements AutoCloseable {
 
   public KafkaStats stats() {
     return stats;
+  }
+
+  /**
+   * Where recalls and {@code GetSpace} for spaces other nodes own go: the door consults it before
+   * answering ({@code EngramServer.route}).
+   */
+  public Router router() {
+    return forwarder;
   }
 
   /** The partitions this node owns now. */
@@ -481,6 +494,8 @@ public final class KafkaNode implements AutoCloseable {
     }
     deadLetters.close();
     members.close();
+    memberTable.close();
+    forwarder.close();
     offsets.save();
   }
 }

@@ -26,7 +26,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * The members table: on every rebalance a node publishes {@code {"node", "address", "partitions"}}
  * under its node id to the compacted topic {@code <topic>.members} (created if absent), and a
  * tombstone when it stops. Reading the topic from the start gives every node's latest ownership:
- * the routing table for forwarding (not built yet; docs/scale-out.md).
+ * the routing table for forwarding ({@link MemberTable}).
  *
  * <p>Thread-safety: safe from any thread (KafkaProducer is); publishing never blocks.
  */

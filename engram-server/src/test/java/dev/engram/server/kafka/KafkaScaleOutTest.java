@@ -281,6 +281,143 @@ class KafkaScaleOutTest {
     assertThat(latest).containsEntry(group + "-a", null);
   }
 
+  @Test
+  void twoNodes_anyNodeAnswers_recallAndGetSpaceAreForwardedToTheOwner() throws Exception {
+    String topic = "episodes-f";
+    String group = "group-f";
+    createTopic(topic, 8);
+    Path tokenFile = dir.resolve("admin-token");
+    String token = "forwarding-test-admin-token-0123456789";
+    java.nio.file.Files.writeString(tokenFile, token);
+    String[] extra = {
+      "--auth", "on", "--admin-token-file", tokenFile.toString(), "--kafka-auto-create", DIM + ""
+    };
+    ServerProcess a = startNode(group + "-a", topic, group, extra);
+    ServerProcess b = startNode(group + "-b", topic, group, extra);
+    Map<String, float[]> vectors = new HashMap<>();
+    Map<String, String> spaceOf = new HashMap<>();
+    produce(topic, 2_000, 10, vectors, spaceOf);
+    awaitCommitted(group, topic, 2_000, Duration.ofSeconds(60));
+    // the owners as the members table says, once both nodes own some partitions
+    Map<String, String> ownerOf = new HashMap<>(); // space -> node id
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      Map<String, String> latest = new HashMap<>();
+      for (ConsumerRecord<String, byte[]> r :
+          consumeAll(topic + ".members", Duration.ofMillis(500))) {
+        latest.put(r.key(), r.value() == null ? "" : new String(r.value(), StandardCharsets.UTF_8));
+      }
+      ownerOf.clear();
+      for (String space : new java.util.TreeSet<>(spaceOf.values())) {
+        String partition = Integer.toString(MemberTable.partitionOf(space, 8));
+        for (Map.Entry<String, String> e : latest.entrySet()) {
+          Matcher m = Pattern.compile("\\[([0-9,]*)\\]").matcher(e.getValue());
+          if (m.find() && List.of(m.group(1).split(",")).contains(partition)) {
+            ownerOf.put(space, e.getKey());
+          }
+        }
+      }
+      if (ownerOf.size() == 10 && new java.util.HashSet<>(ownerOf.values()).size() == 2) {
+        break;
+      }
+      assertThat(System.nanoTime()).as("members table: %s", latest).isLessThan(deadline);
+      Thread.sleep(200);
+    }
+    Map<String, ServerProcess> byId = Map.of(group + "-a", a, group + "-b", b);
+    MemoryServiceGrpc.MemoryServiceBlockingStub withToken;
+    for (Map.Entry<String, String> e : new java.util.TreeMap<>(ownerOf).entrySet()) {
+      String space = e.getKey();
+      ServerProcess owner = byId.get(e.getValue());
+      ServerProcess other = owner == a ? b : a;
+      withToken = stub(other, token);
+      // the non-owner's table may lag the topic a moment
+      Space seen = null;
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+      while (System.nanoTime() < until) {
+        try {
+          seen = withToken.getSpace(GetSpaceRequest.newBuilder().setMemorySpaceId(space).build());
+          if (seen.getOwnerNode().equals(e.getValue())) {
+            break;
+          }
+        } catch (io.grpc.StatusRuntimeException ex) {
+          seen = null;
+        }
+        Thread.sleep(100);
+      }
+      long stored = spaceOf.values().stream().filter(space::equals).count();
+      assertThat(seen).as("GetSpace %s through the non-owner", space).isNotNull();
+      assertThat(seen.getOwnerNode()).isEqualTo(e.getValue());
+      assertThat(seen.getEpisodeCount()).isEqualTo(stored);
+      // the owner reports itself too
+      assertThat(
+              stub(owner, token)
+                  .getSpace(GetSpaceRequest.newBuilder().setMemorySpaceId(space).build())
+                  .getOwnerNode())
+          .isEqualTo(e.getValue());
+    }
+    // every episode recalls itself as top-1 through the node that does NOT own its space
+    List<Long> forwarded = new ArrayList<>();
+    List<Long> local = new ArrayList<>();
+    Map<ServerProcess, MemoryServiceGrpc.MemoryServiceBlockingStub> stubs =
+        Map.of(a, stub(a, token), b, stub(b, token));
+    int wrong = 0;
+    for (Map.Entry<String, float[]> e : vectors.entrySet()) {
+      String space = spaceOf.get(e.getKey());
+      ServerProcess owner = byId.get(ownerOf.get(space));
+      ServerProcess other = owner == a ? b : a;
+      RecallRequest.Builder r = RecallRequest.newBuilder().setMemorySpaceId(space).setK(1);
+      for (float f : e.getValue()) {
+        r.addEmbedding(f);
+      }
+      long t0 = System.nanoTime();
+      RecallResponse through = stubs.get(other).recall(r.build());
+      long t1 = System.nanoTime();
+      stubs.get(owner).recall(r.build());
+      long t2 = System.nanoTime();
+      forwarded.add(t1 - t0);
+      local.add(t2 - t1);
+      if (through.getMemoriesCount() == 0
+          || !through.getMemories(0).getEpisode().getId().equals(e.getKey())) {
+        wrong++;
+      }
+    }
+    assertThat(wrong).as("episodes not their own top-1 through the non-owner").isZero();
+    System.out.printf(
+        "recall over %d episodes: forwarded p50 %.2f ms p99 %.2f ms; local p50 %.2f ms p99 %.2f"
+            + " ms%n",
+        vectors.size(),
+        percentile(forwarded, 50),
+        percentile(forwarded, 99),
+        percentile(local, 50),
+        percentile(local, 99));
+    // the owner authorises a forwarded call exactly as a direct one: no token, no answer
+    String someSpace = ownerOf.keySet().iterator().next();
+    ServerProcess notOwner = byId.get(ownerOf.get(someSpace)) == a ? b : a;
+    try {
+      stub(notOwner).recall(RecallRequest.newBuilder().setMemorySpaceId(someSpace).setK(1).build());
+      throw new AssertionError("a recall without a token was answered");
+    } catch (io.grpc.StatusRuntimeException ex) {
+      assertThat(ex.getStatus().getCode()).isEqualTo(io.grpc.Status.Code.UNAUTHENTICATED);
+    }
+    String metrics =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + a.httpPort() + "/metrics"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString())
+            .body();
+    assertThat(metrics)
+        .contains("engram_kafka_forwarded_total{call=\"recall\",outcome=\"ok\"}")
+        .contains("engram_kafka_forwarded_total{call=\"get_space\",outcome=\"ok\"}");
+  }
+
+  private static double percentile(List<Long> nanos, int p) {
+    List<Long> sorted = new ArrayList<>(nanos);
+    java.util.Collections.sort(sorted);
+    return sorted.get(Math.min(sorted.size() - 1, sorted.size() * p / 100)) / 1e6;
+  }
+
   // ---- helpers ----
 
   private void awaitAllReady(ServerProcess b, long deadline) throws InterruptedException {
@@ -317,8 +454,6 @@ class KafkaScaleOutTest {
     List<String> options =
         new ArrayList<>(
             List.of(
-                "--auth",
-                "off",
                 "--consolidation",
                 "off",
                 "--kafka-bootstrap",
@@ -332,6 +467,9 @@ class KafkaScaleOutTest {
                 "--kafka-session-timeout-ms",
                 "6000"));
     options.addAll(List.of(extra));
+    if (!options.contains("--auth")) {
+      options.addAll(List.of("--auth", "off"));
+    }
     Path data = dir.resolve("data-" + id);
     ServerProcess p =
         ServerProcess.start(
@@ -361,6 +499,15 @@ class KafkaScaleOutTest {
         ManagedChannelBuilder.forAddress("127.0.0.1", node.grpcPort()).usePlaintext().build();
     channels.add(c);
     return MemoryServiceGrpc.newBlockingStub(c);
+  }
+
+  private MemoryServiceGrpc.MemoryServiceBlockingStub stub(ServerProcess node, String token) {
+    io.grpc.Metadata headers = new io.grpc.Metadata();
+    headers.put(
+        io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+        "Bearer " + token);
+    return stub(node)
+        .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
   }
 
   /** Every episode's own vector recalls it first, through {@code node}. */
