@@ -251,11 +251,14 @@ public final class EngramServer implements AutoCloseable {
   }
 
   /**
-   * Lets the gRPC door forward recalls and {@code GetSpace} for spaces another node owns
+   * Lets the gRPC and REST doors forward recalls and {@code GetSpace} for spaces another node owns
    * (docs/scale-out.md); null: answer every call here.
    */
   public void route(Router router) {
     service.route(router);
+    if (http != null) {
+      http.route(router);
+    }
   }
 
   /** The server's metrics; {@link EngramMetrics#scrape} is what {@code /metrics} serves. */

@@ -355,6 +355,43 @@ class KafkaScaleOutTest {
                   .getOwnerNode())
           .isEqualTo(e.getValue());
     }
+    // the REST door forwards too: GET /v1/spaces/{id} and a recall through the non-owner
+    var http = java.net.http.HttpClient.newHttpClient();
+    for (Map.Entry<String, String> e : ownerOf.entrySet()) {
+      ServerProcess other = byId.get(e.getValue()) == a ? b : a;
+      var view =
+          http.send(
+              java.net.http.HttpRequest.newBuilder(
+                      java.net.URI.create(
+                          "http://127.0.0.1:%d/v1/spaces/%s"
+                              .formatted(other.httpPort(), e.getKey())))
+                  .header("Authorization", "Bearer " + token)
+                  .build(),
+              java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertThat(view.statusCode()).as(view.body()).isEqualTo(200);
+      assertThat(view.body()).contains("\"ownerNode\":\"" + e.getValue() + "\"");
+    }
+    Map.Entry<String, float[]> one = vectors.entrySet().iterator().next();
+    String oneSpace = spaceOf.get(one.getKey());
+    ServerProcess oneOther = byId.get(ownerOf.get(oneSpace)) == a ? b : a;
+    StringBuilder cue = new StringBuilder("{\"k\":1,\"embedding\":[");
+    for (int i = 0; i < one.getValue().length; i++) {
+      cue.append(i == 0 ? "" : ",").append(one.getValue()[i]);
+    }
+    cue.append("]}");
+    var recalled =
+        http.send(
+            java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create(
+                        "http://127.0.0.1:%d/v1/spaces/%s/recall"
+                            .formatted(oneOther.httpPort(), oneSpace)))
+                .header("Authorization", "Bearer " + token)
+                .header("Content-Type", "application/json")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(cue.toString()))
+                .build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(recalled.statusCode()).as(recalled.body()).isEqualTo(200);
+    assertThat(recalled.body()).contains("\"id\":\"" + one.getKey() + "\"");
     // every episode recalls itself as top-1 through the node that does NOT own its space
     List<Long> forwarded = new ArrayList<>();
     List<Long> local = new ArrayList<>();
