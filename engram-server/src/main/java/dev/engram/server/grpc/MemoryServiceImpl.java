@@ -47,6 +47,9 @@ import java.util.function.Supplier;
  * failures into gRPC frames and statuses. It decides nothing; the stream protocol lives in the
  * engine's session layer.
  *
+ * <p>In a cluster a {@link Router} (set once at start, volatile) is consulted before a recall or
+ * {@code GetSpace} is answered here; a call another node forwarded is always answered here.
+ *
  * <p>Thread-safety: stateless apart from the engine; gRPC serialises callbacks per call.
  */
 public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {

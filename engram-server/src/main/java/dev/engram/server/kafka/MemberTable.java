@@ -12,6 +12,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
@@ -84,12 +85,23 @@ final class MemberTable implements AutoCloseable {
       c.assign(List.of(members));
       c.seekToBeginning(List.of(members));
       while (running) {
-        if (partitions <= 0) {
-          List<PartitionInfo> infos = c.partitionsFor(options.topic(), Duration.ofSeconds(5));
-          partitions = infos == null ? 0 : infos.size();
+        ConsumerRecords<String, byte[]> polled;
+        try {
+          if (partitions <= 0) {
+            List<PartitionInfo> infos = c.partitionsFor(options.topic(), Duration.ofSeconds(5));
+            partitions = infos == null ? 0 : infos.size();
+          }
+          polled = c.poll(Duration.ofMillis(500));
+        } catch (WakeupException e) {
+          throw e;
+        } catch (RuntimeException e) {
+          // a broker hiccup: the table keeps its last state (calls go where it says) and retries
+          LOG.log(Level.WARNING, "kafka: reading " + members + " failed; retrying in 1 s", e);
+          Thread.sleep(1000);
+          continue;
         }
         boolean changed = false;
-        for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(500))) {
+        for (ConsumerRecord<String, byte[]> r : polled) {
           if (r.key() == null) {
             continue;
           }
@@ -122,6 +134,8 @@ final class MemberTable implements AutoCloseable {
       }
     } catch (WakeupException e) {
       // closing
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     } catch (RuntimeException e) {
       LOG.log(Level.SEVERE, "kafka: the members reader stopped; forwarding stops with it", e);
     } finally {
