@@ -8,6 +8,7 @@ import dev.engram.proto.v1.MemoryServiceGrpc;
 import dev.engram.server.grpc.AuthInterceptor;
 import dev.engram.server.grpc.FramingLimitTracer;
 import dev.engram.server.grpc.MemoryServiceImpl;
+import dev.engram.server.grpc.Router;
 import dev.engram.server.grpc.StrictParsing;
 import dev.engram.server.http.HttpDoor;
 import dev.engram.server.http.HttpOptions;
@@ -46,6 +47,7 @@ public final class EngramServer implements AutoCloseable {
 
   private final Engram engine;
   private final Server grpc;
+  private final MemoryServiceImpl service;
   private final HttpDoor http; // null when the HTTP door is off
   private final HealthStatusManager health;
   private final ExecutorService executor;
@@ -59,6 +61,7 @@ public final class EngramServer implements AutoCloseable {
   private EngramServer(
       Engram engine,
       Server grpc,
+      MemoryServiceImpl service,
       HttpDoor http,
       HealthStatusManager health,
       ExecutorService executor,
@@ -73,6 +76,7 @@ public final class EngramServer implements AutoCloseable {
     this.engine = engine;
     this.metrics = metrics;
     this.grpc = grpc;
+    this.service = service;
     this.http = http;
     this.health = health;
     this.executor = executor;
@@ -192,6 +196,7 @@ public final class EngramServer implements AutoCloseable {
     metrics.bind(core);
     HealthStatusManager health = new HealthStatusManager();
     ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+    MemoryServiceImpl service = new MemoryServiceImpl(core, InstantSource.system());
     Server server;
     try {
       server =
@@ -203,9 +208,7 @@ public final class EngramServer implements AutoCloseable {
               .executor(executor)
               .addService(
                   ServerInterceptors.intercept(
-                      StrictParsing.strict(
-                          new MemoryServiceImpl(core, InstantSource.system()).bindService(), core),
-                      new AuthInterceptor()))
+                      StrictParsing.strict(service.bindService(), core), new AuthInterceptor()))
               .addStreamTracerFactory(new FramingLimitTracer(core))
               .addService(health.getHealthService())
               .addService(ProtoReflectionServiceV1.newInstance())
@@ -242,7 +245,8 @@ public final class EngramServer implements AutoCloseable {
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(MemoryServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
     return new EngramServer(
-        core, server, door, health, executor, dataDir, metrics, serving, generated, warmup);
+        core, server, service, door, health, executor, dataDir, metrics, serving, generated,
+        warmup);
   }
 
   /** What the warm-up before this server listened did ({@code EngramConfig.warmup}). */
@@ -256,6 +260,17 @@ public final class EngramServer implements AutoCloseable {
    */
   public Optional<String> generatedAdminToken() {
     return Optional.ofNullable(generatedAdminToken);
+  }
+
+  /**
+   * Lets the gRPC and REST doors forward recalls and {@code GetSpace} for spaces another node owns
+   * (docs/scale-out.md); null: answer every call here.
+   */
+  public void route(Router router) {
+    service.route(router);
+    if (http != null) {
+      http.route(router);
+    }
   }
 
   /** The server's metrics; {@link EngramMetrics#scrape} is what {@code /metrics} serves. */

@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
  * test's own JVM and class path, free ports, stdout kept and stderr in a file. {@link #start}
  * returns once the server says it is listening.
  */
-final class ServerProcess {
+public final class ServerProcess {
   private static final Pattern LISTENING =
       Pattern.compile("Engram listening: gRPC on port (\\d+), HTTP on port (\\d+)");
 
@@ -42,7 +42,7 @@ final class ServerProcess {
    * Starts {@code serve --grpc-port 0 --http-port 0 --data-dir DATA --workers 1} plus {@code
    * options}, with {@code -Xmx} as given; stderr goes to {@code stderr}.
    */
-  static ServerProcess start(Path data, Path stderr, String maxHeap, String... options)
+  public static ServerProcess start(Path data, Path stderr, String maxHeap, String... options)
       throws IOException {
     String java = ProcessHandle.current().info().command().orElse("java");
     List<String> command =
@@ -100,31 +100,31 @@ final class ServerProcess {
     return new ServerProcess(process, out, stderr, p[0], p[1]);
   }
 
-  int grpcPort() {
+  public int grpcPort() {
     return grpcPort;
   }
 
-  int httpPort() {
+  public int httpPort() {
     return httpPort;
   }
 
   /** Everything the server printed on stdout so far. */
-  String stdout() {
+  public String stdout() {
     return stdout.toString();
   }
 
   /** Everything the server wrote on stderr so far. */
-  String stderr() throws IOException {
+  public String stderr() throws IOException {
     return Files.readString(stderr);
   }
 
   /** The operating-system process (for a test that kills it from another thread). */
-  Process process() {
+  public Process process() {
     return process;
   }
 
   /** Waits up to {@code timeout} for a stdout line matching {@code pattern}; its first group. */
-  String awaitLine(Pattern pattern, Duration timeout) throws InterruptedException {
+  public String awaitLine(Pattern pattern, Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (true) {
       Matcher m = pattern.matcher(stdout);
@@ -139,12 +139,12 @@ final class ServerProcess {
   }
 
   /** SIGKILL: no final snapshot, no flush. */
-  void kill() throws InterruptedException {
+  public void kill() throws InterruptedException {
     process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
   }
 
   /** SIGTERM (graceful shutdown), then SIGKILL if it has not ended within 30 s. */
-  void stop() throws InterruptedException {
+  public void stop() throws InterruptedException {
     process.destroy();
     if (!process.waitFor(30, TimeUnit.SECONDS)) {
       kill();

@@ -14,6 +14,8 @@ public enum Door {
   WEBSOCKET("ws"),
   /** The REST (JSON over HTTP) calls. */
   REST("rest"),
+  /** Records consumed from a Kafka topic (scale-out, {@code serve --kafka-bootstrap}). */
+  KAFKA("kafka"),
   /** In-process calls on {@link dev.engram.core.Engram} that name no door (embedding, tests). */
   EMBEDDED("embedded");
 

@@ -10,6 +10,8 @@ import dev.engram.core.storage.StorageConfig;
 import dev.engram.server.AccessOptions;
 import dev.engram.server.EngramServer;
 import dev.engram.server.http.HttpOptions;
+import dev.engram.server.kafka.KafkaNode;
+import dev.engram.server.kafka.KafkaOptions;
 import dev.engram.server.metrics.EngramMetrics;
 import dev.engram.server.tls.ListenOptions;
 import dev.engram.server.tls.SelfSignedCert;
@@ -45,6 +47,9 @@ public final class Main {
                           [--auth on|off] [--admin-token-file PATH]
                           [--bind ADDR] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
                           [--allow-plaintext]
+                          [--kafka-bootstrap HOST:PORT --kafka-topic T [--kafka-group G]
+                           [--node-id N] [--advertise HOST:PORT] [--kafka-auto-create DIM[:METRIC]]
+                           [--kafka-standby] [--kafka-session-timeout-ms MS]]
              engram cert [--out DIR] [--host NAME...]
 
         --grpc-port N        gRPC port (default 50051; 0 picks a free port)
@@ -91,6 +96,21 @@ public final class Main {
         --tls-key FILE       PEM PKCS#8 private key of that certificate
         --tls-client-ca FILE PEM CA certificates: clients must present a certificate from them (mTLS)
         --allow-plaintext    allow plaintext on a non-loopback --bind (a trusted network only)
+        --kafka-bootstrap HOST:PORT  scale-out (docs/scale-out.md): consume episodes from Kafka
+                             as a member of a consumer group; record key = space id, value =
+                             engram.v1.Episode (protobuf, or JSON with content-type:
+                             application/json); offsets are committed only once durable
+        --kafka-topic T      the episode topic; bad records go to T.dlq (default engram)
+        --kafka-group G      the consumer group the nodes share (default engram)
+        --node-id N          this node's name in the group (default: host name and gRPC port)
+        --advertise HOST:PORT  the address other nodes reach this node at (default
+                             localhost:<gRPC port>)
+        --kafka-auto-create DIM[:METRIC]  create an unknown space with this dimension and metric
+                             (cosine, dot, l2) instead of dead-lettering its records
+        --kafka-standby      also follow the partitions this node does not own, so it takes them
+                             over without replaying the topic
+        --kafka-session-timeout-ms MS  how long the group waits for a silent node before its
+                             partitions move (default 10000; a node that stops cleanly leaves at once)
 
       engram cert writes cert.pem and key.pem, a self-signed pair for development:
         --out DIR            where (default ./engram-tls)
@@ -159,7 +179,30 @@ public final class Main {
       err.println("engram: " + e.getMessage());
       return 1;
     }
-    Runtime.getRuntime().addShutdownHook(new Thread(server::shutdown, "engram-shutdown"));
+    KafkaNode kafka = null;
+    if (options.kafka() != null) {
+      KafkaOptions k = options.kafka();
+      kafka =
+          KafkaNode.start(
+              k.withNode(
+                  k.nodeId(),
+                  k.advertise() != null ? k.advertise() : "localhost:" + server.grpcPort()),
+              server.engine(),
+              options.dataDir(),
+              server.metrics().registry());
+      server.route(kafka.router());
+    }
+    KafkaNode consumer = kafka;
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  if (consumer != null) {
+                    consumer.close(); // commit and leave the group before the engine drains
+                  }
+                  server.shutdown();
+                },
+                "engram-shutdown"));
     String scheme = options.listen().tlsEnabled() ? "https" : "http";
     out.printf(
         "Engram listening: gRPC on port %d, %s, on %s (%s), data in %s (queue %d, %d index"
@@ -234,7 +277,8 @@ public final class Main {
       ListenOptions listen,
       StorageConfig storage,
       EngramConfig engineConfig,
-      AccessOptions access) {
+      AccessOptions access,
+      KafkaOptions kafka) {
 
     Path dataDir() {
       return storage.dataDir();
@@ -258,6 +302,14 @@ public final class Main {
       Path tlsKey = null;
       Path tlsClientCa = null;
       boolean allowPlaintext = false;
+      String kafkaBootstrap = null;
+      String kafkaTopic = "engram";
+      String kafkaGroup = "engram";
+      String nodeId = null;
+      String advertise = null;
+      KafkaOptions.AutoCreate autoCreate = null;
+      boolean standby = false;
+      int sessionTimeoutMs = KafkaOptions.DEFAULT_SESSION_TIMEOUT_MS;
       Deque<String> rest = new ArrayDeque<>(args);
       while (!rest.isEmpty()) {
         String option = rest.pop();
@@ -301,6 +353,16 @@ public final class Main {
           case "--tls-key" -> tlsKey = Path.of(value(option, rest));
           case "--tls-client-ca" -> tlsClientCa = Path.of(value(option, rest));
           case "--allow-plaintext" -> allowPlaintext = true;
+          case "--kafka-bootstrap" -> kafkaBootstrap = value(option, rest);
+          case "--kafka-topic" -> kafkaTopic = value(option, rest);
+          case "--kafka-group" -> kafkaGroup = value(option, rest);
+          case "--node-id" -> nodeId = value(option, rest);
+          case "--advertise" -> advertise = value(option, rest);
+          case "--kafka-auto-create" ->
+              autoCreate = KafkaOptions.AutoCreate.parse(value(option, rest));
+          case "--kafka-standby" -> standby = true;
+          case "--kafka-session-timeout-ms" ->
+              sessionTimeoutMs = intValue(option, rest, 1000, 300_000);
           default -> throw new IllegalArgumentException("unknown option '" + option + "'");
         }
       }
@@ -326,8 +388,43 @@ public final class Main {
               "--admin-token-file: the token must have at least 16 characters");
         }
       }
+      KafkaOptions kafka = null;
+      if (kafkaBootstrap != null) {
+        kafka =
+            new KafkaOptions(
+                kafkaBootstrap,
+                kafkaTopic,
+                kafkaGroup,
+                nodeId != null ? nodeId : defaultNodeId(port),
+                advertise,
+                autoCreate,
+                standby,
+                sessionTimeoutMs);
+      } else if (nodeId != null || advertise != null || autoCreate != null || standby) {
+        throw new IllegalArgumentException(
+            "--node-id, --advertise, --kafka-auto-create and --kafka-standby need --kafka-bootstrap");
+      }
       return new ServeOptions(
-          port, httpPort, listen, storage, engine.build(), new AccessOptions(auth, adminToken));
+          port,
+          httpPort,
+          listen,
+          storage,
+          engine.build(),
+          new AccessOptions(auth, adminToken),
+          kafka);
+    }
+
+    /** The host name and gRPC port (a random suffix for port 0), as a group member name. */
+    private static String defaultNodeId(int grpcPort) {
+      String host;
+      try {
+        host = java.net.InetAddress.getLocalHost().getHostName();
+      } catch (java.net.UnknownHostException e) {
+        host = "engram";
+      }
+      String suffix =
+          grpcPort == 0 ? java.util.UUID.randomUUID().toString().substring(0, 8) : "" + grpcPort;
+      return (host + "-" + suffix).replaceAll("[^a-zA-Z0-9._-]", "_");
     }
 
     private static double shareValue(String option, Deque<String> rest) {

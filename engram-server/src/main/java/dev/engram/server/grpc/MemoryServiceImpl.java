@@ -47,6 +47,9 @@ import java.util.function.Supplier;
  * failures into gRPC frames and statuses. It decides nothing; the stream protocol lives in the
  * engine's session layer.
  *
+ * <p>In a cluster a {@link Router} (set once at start, volatile) is consulted before a recall or
+ * {@code GetSpace} is answered here; a call another node forwarded is always answered here.
+ *
  * <p>Thread-safety: stateless apart from the engine; gRPC serialises callbacks per call.
  */
 public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImplBase {
@@ -56,10 +59,21 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
 
   private final Engram engine;
   private final InstantSource clock;
+  private volatile Router router; // null: no cluster, every call is answered here
 
   public MemoryServiceImpl(Engram engine, InstantSource clock) {
     this.engine = engine;
     this.clock = clock;
+  }
+
+  /** Routes recalls and {@code GetSpace} for spaces other nodes own to them (null: none). */
+  public void route(Router router) {
+    this.router = router;
+  }
+
+  /** The router for this call, or null when it must be answered here. */
+  private Router router() {
+    return AuthInterceptor.FORWARDED.get() ? null : router;
   }
 
   @Override
@@ -116,6 +130,11 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
 
   @Override
   public void recall(RecallRequest request, StreamObserver<RecallResponse> responses) {
+    Router r = router();
+    if (r != null
+        && forwarded(responses, () -> r.recall(request, AuthInterceptor.CREDENTIAL.get()))) {
+      return;
+    }
     unary(
         responses,
         () ->
@@ -148,9 +167,21 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
 
   @Override
   public void getSpace(GetSpaceRequest request, StreamObserver<Space> responses) {
+    Router r = router();
+    if (r != null
+        && forwarded(responses, () -> r.getSpace(request, AuthInterceptor.CREDENTIAL.get()))) {
+      return;
+    }
+    Router owners = router;
     unary(
         responses,
-        () -> ProtoMapper.toProto(caller().getSpace(SpaceId.of(request.getMemorySpaceId()))));
+        () -> {
+          Space space =
+              ProtoMapper.toProto(caller().getSpace(SpaceId.of(request.getMemorySpaceId())));
+          return owners == null
+              ? space
+              : space.toBuilder().setOwnerNode(owners.owner(space.getMemorySpaceId())).build();
+        });
   }
 
   @Override
@@ -198,6 +229,26 @@ public final class MemoryServiceImpl extends MemoryServiceGrpc.MemoryServiceImpl
   /** The engine as this call's token may use it (checked on every call). */
   private Caller caller() {
     return engine.caller(AuthInterceptor.CREDENTIAL.get());
+  }
+
+  /**
+   * Answers with what another node answered, when {@code forward} gives an answer (true); false:
+   * answer here.
+   */
+  private static <T> boolean forwarded(StreamObserver<T> responses, Supplier<T> forward) {
+    T answer;
+    try {
+      answer = forward.get();
+    } catch (StatusRuntimeException e) {
+      responses.onError(e);
+      return true;
+    }
+    if (answer == null) {
+      return false;
+    }
+    responses.onNext(answer);
+    responses.onCompleted();
+    return true;
   }
 
   private <T> void unary(StreamObserver<T> responses, Supplier<T> call) {

@@ -41,7 +41,18 @@ public final class HttpDoor implements AutoCloseable {
   private final Javalin app;
   private final WsStreams streams;
 
-  private HttpDoor(Javalin app, WsStreams streams) {
+  private final RestApi rest;
+
+  /**
+   * Lets the REST door forward {@code GET /v1/spaces/{id}} and recalls for spaces another node owns
+   * (docs/scale-out.md); null: answer every call here.
+   */
+  public void route(dev.engram.server.grpc.Router router) {
+    rest.route(router);
+  }
+
+  private HttpDoor(Javalin app, WsStreams streams, RestApi rest) {
+    this.rest = rest;
     this.app = app;
     this.streams = streams;
   }
@@ -141,7 +152,7 @@ public final class HttpDoor implements AutoCloseable {
       streams.close();
       throw e;
     }
-    return new HttpDoor(app, streams);
+    return new HttpDoor(app, streams, rest);
   }
 
   /** The bound port. */

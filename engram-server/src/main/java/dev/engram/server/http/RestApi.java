@@ -10,23 +10,29 @@ import dev.engram.core.model.InvalidFieldException;
 import dev.engram.core.model.Limit;
 import dev.engram.core.model.NotFoundException;
 import dev.engram.core.model.SpaceId;
+import dev.engram.core.model.StatusCode;
 import dev.engram.core.session.Acceptor;
 import dev.engram.core.telemetry.Door;
 import dev.engram.proto.v1.CreateSpaceRequest;
 import dev.engram.proto.v1.DeleteSpaceResponse;
 import dev.engram.proto.v1.ForgetResponse;
+import dev.engram.proto.v1.GetSpaceRequest;
 import dev.engram.proto.v1.IssueTokenRequest;
 import dev.engram.proto.v1.ListSpacesResponse;
 import dev.engram.proto.v1.RecallRequest;
 import dev.engram.proto.v1.RememberRequest;
 import dev.engram.proto.v1.RememberResponse;
 import dev.engram.proto.v1.RevokeTokenResponse;
+import dev.engram.proto.v1.Space;
 import dev.engram.server.grpc.ProtoMapper;
+import dev.engram.server.grpc.Router;
 import dev.engram.server.grpc.TokenMapper;
+import io.grpc.StatusRuntimeException;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * The REST door ({@code /v1}): each route parses its JSON body into the {@code engram.v1} message,
@@ -42,10 +48,15 @@ final class RestApi {
 
   private final Engram engine;
   private final int maxBodyBytes;
+  private volatile Router router; // null: no cluster, every call is answered here
 
   RestApi(Engram engine) {
     this.engine = engine;
     this.maxBodyBytes = engine.limits().maxMessageBytes();
+  }
+
+  void route(Router router) {
+    this.router = router;
   }
 
   void register(RoutesConfig routes) {
@@ -129,7 +140,48 @@ final class RestApi {
   }
 
   private void getSpace(Context ctx) {
-    json(ctx, 200, ProtoMapper.toProto(caller(ctx).getSpace(space(ctx))));
+    Router r = router;
+    if (r != null) {
+      GetSpaceRequest request =
+          GetSpaceRequest.newBuilder().setMemorySpaceId(ctx.pathParam("id")).build();
+      if (forwarded(ctx, () -> r.getSpace(request, ctx.header("Authorization")))) {
+        return;
+      }
+    }
+    Space space = ProtoMapper.toProto(caller(ctx).getSpace(space(ctx)));
+    json(
+        ctx,
+        200,
+        r == null
+            ? space
+            : space.toBuilder().setOwnerNode(r.owner(space.getMemorySpaceId())).build());
+  }
+
+  /**
+   * Answers with what the node that owns the space answered, when the router forwarded the call
+   * (true); false: answer here. The owner's gRPC status becomes the HTTP status the engine's own
+   * code would have.
+   */
+  private static boolean forwarded(Context ctx, Supplier<Message> forward) {
+    Message answer;
+    try {
+      answer = forward.get();
+    } catch (StatusRuntimeException e) {
+      StatusCode code = StatusCode.UNAVAILABLE; // unreachable, past the deadline
+      for (StatusCode c : StatusCode.values()) {
+        if (c.number() == e.getStatus().getCode().value()) {
+          code = c;
+        }
+      }
+      HttpErrors.answer(
+          ctx, HttpErrors.httpStatus(code), code.name(), e.getStatus().getDescription(), "");
+      return true;
+    }
+    if (answer == null) {
+      return false;
+    }
+    json(ctx, 200, answer);
+    return true;
   }
 
   private void deleteSpace(Context ctx) {
@@ -183,6 +235,11 @@ final class RestApi {
     SpaceId space = space(ctx);
     RecallRequest request = body(ctx, RecallRequest.newBuilder()).build();
     requireSameSpace(request.getMemorySpaceId(), space);
+    Router r = router;
+    RecallRequest forward = request.toBuilder().setMemorySpaceId(space.value()).build();
+    if (r != null && forwarded(ctx, () -> r.recall(forward, ctx.header("Authorization")))) {
+      return;
+    }
     json(
         ctx,
         200,

@@ -164,6 +164,45 @@ class MainTest {
   }
 
   @Test
+  void parse_kafka_optionsCheckedAndOffByDefault() {
+    assertThat(Main.ServeOptions.parse(List.of()).kafka()).isNull();
+    var k =
+        Main.ServeOptions.parse(
+                List.of(
+                    "--kafka-bootstrap",
+                    "localhost:9092",
+                    "--kafka-topic",
+                    "episodes",
+                    "--node-id",
+                    "n1",
+                    "--kafka-auto-create",
+                    "16:dot",
+                    "--kafka-standby"))
+            .kafka();
+    assertThat(k.topic()).isEqualTo("episodes");
+    assertThat(k.deadLetterTopic()).isEqualTo("episodes.dlq");
+    assertThat(k.group()).isEqualTo("engram");
+    assertThat(k.nodeId()).isEqualTo("n1");
+    assertThat(k.autoCreate().dimension()).isEqualTo(16);
+    assertThat(k.autoCreate().metric()).isEqualTo(dev.engram.core.model.Metric.DOT);
+    assertThat(k.standby()).isTrue();
+    assertThatThrownBy(
+            () ->
+                Main.ServeOptions.parse(
+                    List.of("--kafka-bootstrap", "h:1", "--kafka-auto-create", "16:hamming")))
+        .hasMessageContaining(
+            "--kafka-auto-create metric must be cosine, dot or l2, got 'hamming'");
+    assertThatThrownBy(
+            () ->
+                Main.ServeOptions.parse(
+                    List.of("--kafka-bootstrap", "h:1", "--kafka-topic", "a b")))
+        .hasMessageContaining("--kafka-topic must be");
+    assertThatThrownBy(() -> Main.ServeOptions.parse(List.of("--kafka-standby")))
+        .hasMessageContaining("need --kafka-bootstrap");
+    assertThat(Main.USAGE).contains("--kafka-bootstrap HOST:PORT").contains("--kafka-standby");
+  }
+
+  @Test
   void parse_httpPort_defaultOffAndFree() {
     assertThat(Main.ServeOptions.parse(List.of()).httpPort()).isEqualTo(7432);
     assertThat(Main.ServeOptions.parse(List.of("--http-port", "0")).httpPort()).isZero();
