@@ -250,6 +250,7 @@ class KafkaScaleOutTest {
     }
     ServerProcess a = startNode(group + "-a", topic, group, extra.toArray(String[]::new));
     ServerProcess b = startNode(group + "-b", topic, group, extra.toArray(String[]::new));
+    awaitEachOwnsPartitions(a, b); // else the first to join could consume everything alone
     produce(topic, 8_000, 10, vectors, spaceOf);
     awaitCommitted(group, topic, 8_000, Duration.ofSeconds(120));
     // both own some partitions
@@ -486,6 +487,27 @@ class KafkaScaleOutTest {
     return n;
   }
 
+  /** Waits until each node's latest assignment names at least one partition. */
+  private static void awaitEachOwnsPartitions(ServerProcess... nodes) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    for (ServerProcess node : nodes) {
+      while (!ownsPartitions(node.stdout())) {
+        assertThat(System.nanoTime())
+            .as("a node's partition assignment; its output: %s", node.stdout())
+            .isLessThan(deadline);
+        Thread.sleep(50);
+      }
+    }
+  }
+
+  private static boolean ownsPartitions(String stdout) {
+    String marker = "Kafka partitions assigned: ";
+    int at = stdout.lastIndexOf(marker);
+    return at >= 0
+        && at + marker.length() < stdout.length()
+        && Character.isDigit(stdout.charAt(at + marker.length()));
+  }
+
   private ServerProcess startNode(String id, String topic, String group, String... extra)
       throws Exception {
     List<String> options =
@@ -502,7 +524,9 @@ class KafkaScaleOutTest {
                 "--node-id",
                 id,
                 "--kafka-session-timeout-ms",
-                "6000"));
+                "6000",
+                "--warmup",
+                "0"));
     options.addAll(List.of(extra));
     if (!options.contains("--auth")) {
       options.addAll(List.of("--auth", "off"));
