@@ -49,18 +49,28 @@ public record RecallFilter(
 
   /** Whether {@code episode} passes. */
   public boolean matches(Episode episode) {
-    if (!sessionId.isEmpty() && !sessionId.equals(episode.sessionId())) {
+    return matchesHead(episode.observedAt(), episode.sessionId())
+        && matchesMetadata(episode.metadata());
+  }
+
+  /**
+   * The part of the filter an episode's {@code observed_at} and accepting session decide; callers
+   * that keep metadata elsewhere test this first and read metadata only for episodes that pass.
+   */
+  public boolean matchesHead(Instant observedAt, String episodeSessionId) {
+    if (!sessionId.isEmpty() && !sessionId.equals(episodeSessionId)) {
       return false;
     }
-    Instant t = episode.observedAt();
-    if (observedAfter != null && t.isBefore(observedAfter)) {
+    if (observedAfter != null && observedAt.isBefore(observedAfter)) {
       return false;
     }
-    if (observedBefore != null && !t.isBefore(observedBefore)) {
-      return false;
-    }
-    for (Map.Entry<String, String> e : metadata.entrySet()) {
-      if (!e.getValue().equals(episode.metadata().get(e.getKey()))) {
+    return observedBefore == null || observedAt.isBefore(observedBefore);
+  }
+
+  /** Whether every metadata entry of the filter is in {@code metadata}. */
+  public boolean matchesMetadata(Map<String, String> metadata) {
+    for (Map.Entry<String, String> e : this.metadata.entrySet()) {
+      if (!e.getValue().equals(metadata.get(e.getKey()))) {
         return false;
       }
     }

@@ -18,7 +18,6 @@ import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
@@ -507,23 +506,17 @@ public final class MemorySpace {
     boolean byMetadata = !filter.metadata().isEmpty();
     return ordinal -> {
       EpisodeHead e = episodes.get(ordinal);
-      if (e == null || quarantined.containsKey(ordinal)) {
+      if (e == null
+          || quarantined.containsKey(ordinal)
+          || !filter.matchesHead(e.observedAt(), e.sessionId())) {
         return false;
       }
-      // Time first (on the heap); metadata needs the payload: a cache hit, or a store read.
-      Payload payload = byMetadata ? payloads.read(ordinal, e.id()) : null;
-      if (byMetadata && payload == null) {
-        return false; // forgotten meanwhile
+      if (!byMetadata) {
+        return true;
       }
-      return filter.matches(
-          new Episode(
-              e.id(),
-              NO_VECTOR,
-              "",
-              e.observedAt(),
-              e.confidence(),
-              payload == null ? Map.of() : payload.metadata(),
-              e.sessionId()));
+      // Time and session were decided on the heap; metadata needs the payload (cache or store).
+      Payload payload = payloads.read(ordinal, e.id());
+      return payload != null && filter.matchesMetadata(payload.metadata()); // null: forgotten
     };
   }
 
